@@ -1,0 +1,106 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tdq-agent/tdq-agent/capture"
+)
+
+// Config is the metrics section of the agent's config file.
+type Config struct {
+	// Window is the span of arrival time over which the maximum loss rate is taken.
+	Window time.Duration `yaml:"window"`
+	// ClockRates maps dynamic payload types (96-127) to their RTP clock rate in Hz.
+	ClockRates map[uint8]uint32 `yaml:"clock_rates"`
+}
+
+// DefaultConfig returns the defaults documented in configs/agent.yaml.
+func DefaultConfig() Config { return Config{Window: 5 * time.Second} }
+
+// Validate reports every problem with the section, naming the keys.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Window < 100*time.Millisecond || c.Window > time.Hour {
+		errs = append(errs, fmt.Errorf("metrics.window: %s is out of range, want a duration from 100ms to 1h such as \"5s\"", c.Window))
+	}
+	for pt, hz := range c.ClockRates {
+		if pt < 96 || pt > 127 {
+			errs = append(errs, fmt.Errorf("metrics.clock_rates: payload type %d is not dynamic, want 96-127 (static types use the RFC 3551 rate)", pt))
+		}
+		if hz < 1000 || hz > 1000000 {
+			errs = append(errs, fmt.Errorf("metrics.clock_rates: %d Hz for payload type %d is out of range, want 1000-1000000", hz, pt))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Counters are per-packet events the engine counts instead of logging.
+type Counters struct {
+	RTP          uint64
+	RTCP         uint64
+	MalformedRTP uint64
+	RTCPErrors   uint64 // sub-packets that overran the datagram or did not parse
+	SRTCP        uint64 // encrypted RTCP: only the clear header was used
+	RTTSamples   uint64
+	RTTSkipped   uint64 // LSR 0, no matching SR, negative or over 10 s
+}
+
+// Engine holds every stream of one capture source. It belongs to that source's goroutine.
+type Engine struct {
+	cfg      Config
+	mediaGap int64
+	streams  map[StreamKey]*Stream
+	senders  map[uint32]*srHistory // SRs seen, by sender SSRC
+	reports  map[uint32]*Reports   // report blocks seen, by the SSRC they are about
+	counters Counters
+	rtp      capture.RTPHeader // scratch, so the hot path does not allocate
+	scratch  rtcpScratch
+}
+
+// NewEngine returns an empty engine. mediaGap is the silence that ends an active media period.
+func NewEngine(cfg Config, mediaGap time.Duration) *Engine {
+	return &Engine{
+		cfg:      cfg,
+		mediaGap: int64(mediaGap),
+		streams:  make(map[StreamKey]*Stream),
+		senders:  make(map[uint32]*srHistory),
+		reports:  make(map[uint32]*Reports),
+	}
+}
+
+// RTP feeds one RTP packet. It returns the packet's stream and whether this packet created it,
+// or nil for a malformed packet. Steady state (a known stream) allocates nothing.
+func (e *Engine) RTP(p *capture.Packet) (*Stream, bool) {
+	h := &e.rtp
+	if !capture.ParseRTP(p.Payload, h) {
+		e.counters.MalformedRTP++
+		return nil, false
+	}
+	e.counters.RTP++
+	k := StreamKey{Src: p.Src, Dst: p.Dst, SSRC: h.SSRC}
+	if s := e.streams[k]; s != nil {
+		s.update(h, p.Time)
+		return s, false
+	}
+	s := newStream(k, h, p.Time, &e.cfg, e.mediaGap)
+	e.streams[k] = s
+	return s, true
+}
+
+// Stream returns the stream with key k, or nil.
+func (e *Engine) Stream(k StreamKey) *Stream { return e.streams[k] }
+
+// Remove forgets a stream and what RTCP said about its SSRC, once its call has been reported.
+func (e *Engine) Remove(k StreamKey) {
+	delete(e.streams, k)
+	delete(e.reports, k.SSRC)
+	delete(e.senders, k.SSRC)
+}
+
+// Counters returns the engine's counters.
+func (e *Engine) Counters() Counters { return e.counters }
+
+// Streams returns how many streams the engine holds.
+func (e *Engine) Streams() int { return len(e.streams) }

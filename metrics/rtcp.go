@@ -1,0 +1,187 @@
+package metrics
+
+import (
+	"encoding/binary"
+
+	"github.com/pion/rtcp"
+
+	"github.com/tdq-agent/tdq-agent/capture"
+)
+
+// srHistorySize is how many SRs per sender are kept for LSR matching. A report may answer an SR
+// older than the latest (reports cross in flight, or an SR was lost), so one is not enough.
+const srHistorySize = 8
+
+// maxRTT bounds a believable round trip; larger values come from wrong matches or clock bugs.
+const maxRTT = 10e9
+
+type srEntry struct {
+	mid uint32 // middle 32 bits of the SR's NTP timestamp: what an RR echoes as LSR
+	at  int64  // capture time of the SR, ns
+}
+
+type srHistory struct {
+	ring [srHistorySize]srEntry
+	next int
+}
+
+func (h *srHistory) push(mid uint32, at int64) {
+	h.ring[h.next] = srEntry{mid: mid, at: at}
+	h.next = (h.next + 1) % srHistorySize
+}
+
+func (h *srHistory) find(mid uint32) (int64, bool) {
+	for _, e := range h.ring {
+		if e.at != 0 && e.mid == mid {
+			return e.at, true
+		}
+	}
+	return 0, false
+}
+
+// Reports accumulates the RTCP report blocks seen about one SSRC (RFC 3550 §6.4.1).
+type Reports struct {
+	Count       uint64
+	FractionSum float64 // percent: fraction lost · 100 / 256, summed over reports
+	FractionMax float64
+	JitterSum   float64 // RTP timestamp units, as reported
+	JitterMax   float64
+	CumLost     int32  // latest cumulative lost, sign-extended from 24 bits
+	ExtHighest  uint32 // latest extended highest sequence number received
+	RTTCount    uint64
+	RTTSum      int64 // ns
+	RTTMax      int64 // ns
+}
+
+// Reports returns what RTCP said about ssrc, or nil.
+func (e *Engine) Reports(ssrc uint32) *Reports { return e.reports[ssrc] }
+
+// rtcpScratch holds decode targets reused across packets so that RTCP costs no allocation once
+// the report slices have grown to the largest report count seen.
+type rtcpScratch struct {
+	sr rtcp.SenderReport
+	rr rtcp.ReceiverReport
+}
+
+// RTCP feeds one RTCP datagram. Each sub-packet of a compound is walked by its own header so a
+// malformed or unknown one loses nothing else; SR and RR are decoded with pion/rtcp.
+func (e *Engine) RTCP(p *capture.Packet) {
+	e.counters.RTCP++
+	b := p.Payload
+	// SRTCP: the clear part is the first sub-packet's header and SSRC; the rest is ciphertext
+	// followed by an index and auth tag, so walking the compound leaves bytes that are not RTCP.
+	if isSRTCP(b) {
+		e.counters.SRTCP++
+		return
+	}
+	for len(b) >= 4 {
+		if b[0]>>6 != 2 {
+			e.counters.RTCPErrors++
+			return
+		}
+		n := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
+		if n > len(b) {
+			e.counters.RTCPErrors++
+			return
+		}
+		sub := b[:n]
+		b = b[n:]
+		switch sub[1] {
+		case 200:
+			sr := &e.scratch.sr
+			sr.Reports = sr.Reports[:0]
+			if sr.Unmarshal(sub) != nil {
+				e.counters.RTCPErrors++
+				continue
+			}
+			h := e.senders[sr.SSRC]
+			if h == nil {
+				h = &srHistory{}
+				e.senders[sr.SSRC] = h
+			}
+			h.push(uint32(sr.NTPTime>>16), p.Time)
+			e.blocks(sr.Reports, p.Time)
+		case 201:
+			rr := &e.scratch.rr
+			rr.Reports = rr.Reports[:0]
+			if rr.Unmarshal(sub) != nil {
+				e.counters.RTCPErrors++
+				continue
+			}
+			e.blocks(rr.Reports, p.Time)
+		}
+	}
+}
+
+// isSRTCP tells an encrypted compound from a plain one. In plain RTCP the sub-packet lengths add
+// up to the datagram exactly. In SRTCP only the first header is clear: what follows it is
+// ciphertext, then an index word and an auth tag, so the walk cannot end on the last byte. A
+// first sub-packet that itself overruns is malformed RTCP, not SRTCP, and is left to the walker.
+func isSRTCP(b []byte) bool {
+	first := true
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return !first
+		}
+		n := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
+		if b[0]>>6 != 2 || n > len(b) {
+			return !first
+		}
+		b = b[n:]
+		first = false
+	}
+	return false
+}
+
+func (e *Engine) blocks(blocks []rtcp.ReceptionReport, at int64) {
+	for i := range blocks {
+		rb := &blocks[i]
+		r := e.reports[rb.SSRC]
+		if r == nil {
+			r = &Reports{}
+			e.reports[rb.SSRC] = r
+		}
+		r.Count++
+		frac := float64(rb.FractionLost) * 100 / 256
+		r.FractionSum += frac
+		r.FractionMax = max(r.FractionMax, frac)
+		r.JitterSum += float64(rb.Jitter)
+		r.JitterMax = max(r.JitterMax, float64(rb.Jitter))
+		r.CumLost = signExtend24(rb.TotalLost)
+		r.ExtHighest = rb.LastSequenceNumber
+		e.rtt(r, rb, at)
+	}
+}
+
+// rtt is RFC 3550 §6.4.1 on capture times: RTT = A − (capture time of the SR whose NTP middle
+// bits are LSR) − DLSR, with DLSR in units of 1/65536 s.
+func (e *Engine) rtt(r *Reports, rb *rtcp.ReceptionReport, at int64) {
+	if rb.LastSenderReport == 0 {
+		e.counters.RTTSkipped++
+		return
+	}
+	h := e.senders[rb.SSRC]
+	if h == nil {
+		e.counters.RTTSkipped++
+		return
+	}
+	srAt, ok := h.find(rb.LastSenderReport)
+	if !ok {
+		e.counters.RTTSkipped++
+		return
+	}
+	d := at - srAt - int64(rb.Delay)*1e9/65536
+	if d < 0 || d > maxRTT {
+		e.counters.RTTSkipped++
+		return
+	}
+	e.counters.RTTSamples++
+	r.RTTCount++
+	r.RTTSum += d
+	r.RTTMax = max(r.RTTMax, d)
+}
+
+// signExtend24 reads RFC 3550's signed 24-bit cumulative lost; pion/rtcp returns it unsigned.
+func signExtend24(v uint32) int32 {
+	return int32(v<<8) >> 8
+}

@@ -1,0 +1,156 @@
+package metrics
+
+import (
+	"net/netip"
+
+	"github.com/tdq-agent/tdq-agent/capture"
+)
+
+// StreamKey names one RTP stream: one SSRC in one direction between two transport addresses.
+type StreamKey struct {
+	Src, Dst netip.AddrPort
+	SSRC     uint32
+}
+
+// dupSlots is how many recent packets a stream remembers to spot exact duplicates; a copy that
+// arrives more than this many packets late is counted as a late packet instead.
+const dupSlots = 64
+
+type dupEntry struct {
+	seq   uint16
+	valid bool
+	ts    uint32
+}
+
+// Stream is the per-SSRC state the hot path updates. Its size is fixed after creation.
+type Stream struct {
+	key         StreamKey
+	payloadType uint8
+	clockRate   uint32
+	clockSource ClockSource
+
+	first, last int64 // arrival of the first and latest packet, ns
+	packets     uint64
+	duplicates  uint64
+	bytes       uint64
+
+	seq seqTracker
+	jit jitter
+	win lossWindow
+
+	// Active media periods: a silence longer than mediaGap closes a period.
+	mediaGap    int64
+	periodStart int64
+	active      int64
+
+	dups [dupSlots]dupEntry
+}
+
+func newStream(k StreamKey, h *capture.RTPHeader, arrival int64, cfg *Config, mediaGap int64) *Stream {
+	s := &Stream{key: k, payloadType: h.PayloadType, first: arrival, periodStart: arrival, mediaGap: mediaGap}
+	s.clockRate, s.clockSource = clockRate(h.PayloadType, cfg.ClockRates)
+	if s.clockRate > 0 {
+		s.jit.clockHz = float64(s.clockRate)
+		s.jit.clockSet = true
+	}
+	s.win.size = int64(cfg.Window)
+	s.seq.start(h.Seq)
+	s.packets = 1
+	s.bytes = uint64(h.PayloadLen)
+	s.last = arrival
+	s.remember(h)
+	s.jit.update(arrival, h.Timestamp)
+	s.win.start(arrival)
+	return s
+}
+
+// update takes the next packet of the stream. It allocates nothing.
+func (s *Stream) update(h *capture.RTPHeader, arrival int64) {
+	if s.isDuplicate(h) {
+		s.duplicates++
+		return
+	}
+	s.remember(h)
+	s.packets++
+	s.bytes += uint64(h.PayloadLen)
+	if arrival-s.last > s.mediaGap {
+		s.active += s.last - s.periodStart
+		s.periodStart = arrival
+	}
+	if arrival > s.last {
+		s.last = arrival
+	}
+	s.win.update(arrival, &s.seq)
+	s.seq.update(h.Seq)
+	s.jit.update(arrival, h.Timestamp)
+}
+
+// isDuplicate reports an exact copy of a recent packet: same sequence number and timestamp.
+// Network duplicates and the same frame captured twice (two VLANs, two interfaces) look alike.
+func (s *Stream) isDuplicate(h *capture.RTPHeader) bool {
+	e := &s.dups[h.Seq%dupSlots]
+	return e.valid && e.seq == h.Seq && e.ts == h.Timestamp
+}
+
+func (s *Stream) remember(h *capture.RTPHeader) {
+	s.dups[h.Seq%dupSlots] = dupEntry{seq: h.Seq, valid: true, ts: h.Timestamp}
+}
+
+// StreamStats is a snapshot of a stream, safe to hand to another goroutine.
+type StreamStats struct {
+	Key         StreamKey
+	PayloadType uint8
+	ClockRate   uint32
+	ClockSource ClockSource
+	First, Last int64 // ns since the Unix epoch
+	Packets     uint64 // RTP packets, exact duplicates excluded
+	Duplicates  uint64
+	Bytes       uint64 // RTP payload bytes
+	Valid       bool   // passed RFC 3550 probation (two packets in sequence)
+
+	// Expected and Lost follow RFC 3550 A.3; Lost is signed (duplicates the tracker could not
+	// tell apart, or late packets, make it negative) and the record clamps it at zero.
+	Expected int64
+	Lost     int64
+	Restarts uint64
+
+	// Jitter is in seconds; JitterSamples is 0 when the clock rate is unknown or there was
+	// only one packet, and then the jitter fields mean nothing.
+	JitterSamples uint64
+	JitterMean    float64
+	JitterMax     float64
+
+	// MaxWindowLoss is the largest loss percentage over the windows of metrics.window;
+	// Windows is how many windows had packets expected.
+	MaxWindowLoss float64
+	Windows       int
+
+	Active int64 // sum of active media periods, ns
+}
+
+// Stats returns a snapshot of the stream.
+func (s *Stream) Stats() StreamStats {
+	st := StreamStats{
+		Key: s.key, PayloadType: s.payloadType, ClockRate: s.clockRate, ClockSource: s.clockSource,
+		First: s.first, Last: s.last, Packets: s.packets, Duplicates: s.duplicates, Bytes: s.bytes,
+		Valid: s.seq.valid(), Restarts: s.seq.restarts,
+		Active: s.active + s.last - s.periodStart,
+	}
+	if st.Valid {
+		st.Expected = s.seq.expected()
+		st.Lost = st.Expected - int64(s.seq.receivedTotal())
+	}
+	if s.jit.n > 0 {
+		st.JitterSamples = s.jit.n
+		st.JitterMean = s.jit.seconds(s.jit.sum / float64(s.jit.n))
+		st.JitterMax = s.jit.seconds(s.jit.max)
+	}
+	st.MaxWindowLoss, st.Windows = s.win.result(&s.seq)
+	return st
+}
+
+// Key returns the stream's key.
+func (s *Stream) Key() StreamKey { return s.key }
+
+// Last returns the arrival time of the stream's latest packet, ns.
+func (s *Stream) Last() int64 { return s.last }
