@@ -15,7 +15,11 @@ func Classify(b []byte) Kind {
 		}
 		return KindOther
 	case first >= 20 && first <= 63:
-		return KindDTLS
+		// DTLS record: content type, then version 0xfeXX (DTLS 1.0 is 0xfeff, 1.2 0xfefd).
+		if len(b) >= 13 && b[1] == 0xfe {
+			return KindDTLS
+		}
+		return KindOther
 	case first >= 128 && first <= 191:
 		if len(b) < 8 {
 			return KindOther

@@ -45,36 +45,52 @@ const (
 // Decode parses one frame of the given link type down to its UDP payload and fills p (all but
 // Time and Kind). It keeps no reference to data beyond p.Payload and allocates nothing.
 func Decode(link LinkType, data []byte, p *Packet) error {
+	etherType, data, err := network(link, data)
+	if err != nil {
+		return err
+	}
+	switch etherType {
+	case etherTypeIPv4:
+		return decodeIPv4(data, p)
+	case etherTypeIPv6:
+		return decodeIPv6(data, p)
+	}
+	return ErrNotIP
+}
+
+// network strips the link-layer header and returns the network protocol (as an EtherType) and
+// what follows it.
+func network(link LinkType, data []byte) (uint16, []byte, error) {
 	var etherType uint16
 	switch link {
 	case LinkEthernet:
 		if len(data) < 14 {
-			return ErrTruncated
+			return 0, nil, ErrTruncated
 		}
 		etherType = binary.BigEndian.Uint16(data[12:14])
 		data = data[14:]
 		for etherType == etherTypeVLAN || etherType == etherTypeQinQ || etherType == etherTypeQinQ2 {
 			if len(data) < 4 {
-				return ErrTruncated
+				return 0, nil, ErrTruncated
 			}
 			etherType = binary.BigEndian.Uint16(data[2:4])
 			data = data[4:]
 		}
 	case LinkSLL:
 		if len(data) < 16 {
-			return ErrTruncated
+			return 0, nil, ErrTruncated
 		}
 		etherType = binary.BigEndian.Uint16(data[14:16])
 		data = data[16:]
 	case LinkSLL2:
 		if len(data) < 20 {
-			return ErrTruncated
+			return 0, nil, ErrTruncated
 		}
 		etherType = binary.BigEndian.Uint16(data[0:2])
 		data = data[20:]
 	case LinkNull, LinkLoop:
 		if len(data) < 4 {
-			return ErrTruncated
+			return 0, nil, ErrTruncated
 		}
 		family := binary.BigEndian.Uint32(data[0:4])
 		if link == LinkNull && family > 0xffff {
@@ -88,11 +104,11 @@ func Decode(link LinkType, data []byte, p *Packet) error {
 		case 10, 24, 28, 30: // AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, Darwin
 			etherType = etherTypeIPv6
 		default:
-			return ErrNotIP
+			return 0, nil, ErrNotIP
 		}
 	case LinkRaw, LinkRawAlt:
 		if len(data) < 1 {
-			return ErrTruncated
+			return 0, nil, ErrTruncated
 		}
 		switch data[0] >> 4 {
 		case 4:
@@ -100,22 +116,16 @@ func Decode(link LinkType, data []byte, p *Packet) error {
 		case 6:
 			etherType = etherTypeIPv6
 		default:
-			return ErrNotIP
+			return 0, nil, ErrNotIP
 		}
 	case LinkIPv4:
 		etherType = etherTypeIPv4
 	case LinkIPv6:
 		etherType = etherTypeIPv6
 	default:
-		return ErrLinkType
+		return 0, nil, ErrLinkType
 	}
-	switch etherType {
-	case etherTypeIPv4:
-		return decodeIPv4(data, p)
-	case etherTypeIPv6:
-		return decodeIPv6(data, p)
-	}
-	return ErrNotIP
+	return etherType, data, nil
 }
 
 func decodeIPv4(b []byte, p *Packet) error {

@@ -20,6 +20,8 @@ type FileSource struct {
 	read  func() ([]byte, gopacket.CaptureInfo, error)
 	link  func(ci *gopacket.CaptureInfo) LinkType
 	stats Stats
+	frame []byte   // the last frame read, for Frame
+	ltype LinkType // its link type
 }
 
 const pcapngMagic = 0x0a0d0d0a
@@ -90,7 +92,8 @@ func (s *FileSource) Next(p *Packet) error {
 			return fmt.Errorf("read %s after frame %d: %w", s.name, s.stats.Frames, err)
 		}
 		s.stats.Frames++
-		err = Decode(s.link(&ci), data, p)
+		s.frame, s.ltype = data, s.link(&ci)
+		err = Decode(s.ltype, data, p)
 		s.stats.count(err)
 		if err != nil {
 			continue
@@ -100,6 +103,10 @@ func (s *FileSource) Next(p *Packet) error {
 		return nil
 	}
 }
+
+// Frame returns the raw frame behind the packet Next returned last, and its link type; valid
+// until the next call to Next.
+func (s *FileSource) Frame() (LinkType, []byte) { return s.ltype, s.frame }
 
 // Stats implements Source.
 func (s *FileSource) Stats() Stats { return s.stats }

@@ -33,6 +33,8 @@ type Stream struct {
 	packets     uint64
 	duplicates  uint64
 	bytes       uint64
+	frames      uint64 // distinct timestamps in arrival order: video frames, audio packets
+	lastTS      uint32
 
 	seq seqTracker
 	jit jitter
@@ -56,6 +58,8 @@ func newStream(k StreamKey, h *capture.RTPHeader, arrival int64, cfg *Config, me
 	s.win.size = int64(cfg.Window)
 	s.seq.start(h.Seq)
 	s.packets = 1
+	s.frames = 1
+	s.lastTS = h.Timestamp
 	s.bytes = uint64(h.PayloadLen)
 	s.last = arrival
 	s.remember(h)
@@ -73,6 +77,10 @@ func (s *Stream) update(h *capture.RTPHeader, arrival int64) {
 	s.remember(h)
 	s.packets++
 	s.bytes += uint64(h.PayloadLen)
+	if h.Timestamp != s.lastTS {
+		s.frames++
+		s.lastTS = h.Timestamp
+	}
 	if arrival-s.last > s.mediaGap {
 		s.active += s.last - s.periodStart
 		s.periodStart = arrival
@@ -102,10 +110,11 @@ type StreamStats struct {
 	PayloadType uint8
 	ClockRate   uint32
 	ClockSource ClockSource
-	First, Last int64 // ns since the Unix epoch
+	First, Last int64  // ns since the Unix epoch
 	Packets     uint64 // RTP packets, exact duplicates excluded
 	Duplicates  uint64
 	Bytes       uint64 // RTP payload bytes
+	Frames      uint64 // distinct RTP timestamps in arrival order
 	Valid       bool   // passed RFC 3550 probation (two packets in sequence)
 
 	// Expected and Lost follow RFC 3550 A.3; Lost is signed (duplicates the tracker could not
@@ -133,7 +142,8 @@ func (s *Stream) Stats() StreamStats {
 	st := StreamStats{
 		Key: s.key, PayloadType: s.payloadType, ClockRate: s.clockRate, ClockSource: s.clockSource,
 		First: s.first, Last: s.last, Packets: s.packets, Duplicates: s.duplicates, Bytes: s.bytes,
-		Valid: s.seq.valid(), Restarts: s.seq.restarts,
+		Frames: s.frames,
+		Valid:  s.seq.valid(), Restarts: s.seq.restarts,
 		Active: s.active + s.last - s.periodStart,
 	}
 	if st.Valid {

@@ -1,0 +1,284 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tdq-agent/tdq-agent/capture"
+	"github.com/tdq-agent/tdq-agent/metrics"
+)
+
+// Finished is one call, ended and turned into its Graph record.
+type Finished struct {
+	Body     Body
+	JSON     []byte // the exact request body, {"quality":{...}}
+	Channels []ChannelSummary
+	Start    time.Time
+	End      time.Time
+	Source   string
+	// LocalGuessed is set when no local address was configured and the device's end of each
+	// channel was inferred from the capture (see guessLocal).
+	LocalGuessed bool
+}
+
+// Agent turns capture sources into finished calls. One Agent runs one source at a time on the
+// caller's goroutine; emit receives each call as it ends and must not keep the goroutine long.
+type Agent struct {
+	cfg    Config
+	log    *zap.Logger
+	emit   func(*Finished) error
+	device DeviceConfig
+	local  []netip.Addr
+}
+
+// New builds an agent. emit is called once per finished call; an error from it (the spool
+// refused the record) is logged, and the agent carries on with the next call.
+func New(cfg Config, log *zap.Logger, emit func(*Finished) error) (*Agent, error) {
+	local, err := cfg.Capture.LocalAddrs()
+	if err != nil {
+		return nil, err
+	}
+	dev := cfg.Device
+	if dev.Name == "" {
+		dev.Name = hostName()
+	}
+	if dev.Description == "" {
+		dev.Description = hostDescription()
+	}
+	return &Agent{cfg: cfg, log: log.With(zap.String("component", "agent")), emit: emit, device: dev, local: local}, nil
+}
+
+// sweepEvery is how often, in capture time, calls are checked for idleness.
+const sweepEvery = int64(time.Second)
+
+// ReplayFile reads one capture file to its end (or until ctx is done), emitting each call as it
+// ends. Calls still open at the end of the file, or at cancellation, are finished and emitted:
+// nothing measured is dropped.
+func (a *Agent) ReplayFile(ctx context.Context, name string) error {
+	loc := newLocalizer(a.local)
+	if len(a.local) == 0 {
+		pairs, err := guessLocal(name)
+		if err != nil {
+			return err
+		}
+		loc.pairs = pairs
+		for k, v := range pairs {
+			a.log.Info("local address guessed from the capture; set capture.local or --local to override",
+				zap.String("file", name), zap.Stringer("local", v), zap.Stringer("remote", other(k, v)))
+		}
+	}
+	src, err := capture.OpenFile(name)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+
+	r := newRun(a, loc, name)
+	pace := newPacer(a.cfg.Capture.ReplaySpeed)
+	var p capture.Packet
+	var readErr error
+	for n := 0; ; n++ {
+		if n&1023 == 0 && ctx.Err() != nil {
+			break
+		}
+		err := src.Next(&p)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		if err := pace.wait(ctx, p.Time); err != nil {
+			break
+		}
+		r.packet(&p)
+	}
+	r.endAll()
+	st := src.Stats()
+	c := r.engine.Counters()
+	a.log.Info("capture replayed", zap.String("file", name), zap.Uint64("frames", st.Frames),
+		zap.Uint64("udp", st.UDP), zap.Uint64("not_udp", st.NotUDP), zap.Uint64("fragments", st.Fragments),
+		zap.Uint64("malformed", st.Malformed+c.MalformedRTP+c.RTCPErrors), zap.Uint64("rtp", c.RTP),
+		zap.Uint64("rtcp", c.RTCP), zap.Uint64("srtcp", c.SRTCP), zap.Uint64("rtt_samples", c.RTTSamples),
+		zap.Uint64("rtt_skipped", c.RTTSkipped), zap.Int("calls", r.calls))
+	return readErr
+}
+
+func other(k addrPair, v netip.Addr) netip.Addr {
+	if k.a == v {
+		return k.b
+	}
+	return k.a
+}
+
+// run is the state of one source: its engine and flow table, owned by one goroutine.
+type run struct {
+	a         *Agent
+	engine    *metrics.Engine
+	tracker   *tracker
+	source    string
+	idle      int64
+	nextSweep int64
+	calls     int
+}
+
+func newRun(a *Agent, loc *localizer, source string) *run {
+	return &run{
+		a:       a,
+		engine:  metrics.NewEngine(a.cfg.Metrics, a.cfg.Call.MediaGap),
+		tracker: newTracker(loc),
+		source:  source,
+		idle:    int64(a.cfg.Call.IdleTimeout),
+	}
+}
+
+// packet is the per-packet path: no allocation once a stream is known.
+func (r *run) packet(p *capture.Packet) {
+	switch p.Kind {
+	case capture.KindRTP:
+		if s, isNew := r.engine.RTP(p); isNew {
+			r.tracker.addStream(s, p)
+		}
+	case capture.KindRTCP:
+		r.engine.RTCP(p)
+	}
+	if p.Time >= r.nextSweep {
+		if r.nextSweep != 0 {
+			for _, c := range r.tracker.endIdle(p.Time, r.idle) {
+				r.finish(c)
+			}
+		}
+		r.nextSweep = p.Time + sweepEvery
+	}
+}
+
+func (r *run) endAll() {
+	for _, c := range r.tracker.endAll() {
+		r.finish(c)
+	}
+}
+
+// finish builds the call's record, hands it over, and frees its streams.
+func (r *run) finish(c *call) {
+	defer r.release(c)
+	f, ok := r.a.build(r.engine, c)
+	if !ok {
+		r.a.log.Debug("call dropped: no stream passed RTP probation", zap.Stringer("remote", c.remote))
+		return
+	}
+	f.Source = r.source
+	f.LocalGuessed = len(r.a.local) == 0
+	r.calls++
+	r.a.logCall(f)
+	if err := r.a.emit(f); err != nil {
+		r.a.log.Error("call record not stored", zap.String("callChainId", f.Body.Quality.CallChainID), zap.Error(err))
+	}
+}
+
+func (r *run) release(c *call) {
+	for _, ch := range c.channels {
+		for _, s := range ch.in {
+			r.engine.Remove(s.Key())
+		}
+		for _, s := range ch.out {
+			r.engine.Remove(s.Key())
+		}
+	}
+}
+
+// build turns a call into its record; false when no channel had a real stream.
+func (a *Agent) build(e *metrics.Engine, c *call) (*Finished, bool) {
+	id := generatedIdentity(a.device.Name, c)
+	q := Quality{
+		ODataType:                         odataQuality,
+		CallChainID:                       id.CallChainID,
+		ParticipantID:                     id.ParticipantID,
+		MediaLegID:                        id.MediaLegID,
+		DeviceName:                        a.device.Name,
+		DeviceDescription:                 a.device.Description,
+		CloudServiceName:                  a.device.CloudServiceName,
+		CloudServiceInstanceName:          a.device.CloudServiceInstanceName,
+		CloudServiceDeploymentID:          a.device.CloudServiceDeploymentID,
+		CloudServiceDeploymentEnvironment: a.device.CloudServiceDeploymentEnvironment,
+		MediaQualityList:                  []MediaQuality{},
+	}
+	f := &Finished{Start: time.Unix(0, c.first), End: time.Unix(0, c.last())}
+	for _, ch := range c.channels {
+		mq, sum, ok := channelRecord(e, ch, len(q.MediaQualityList)+1)
+		if !ok {
+			continue
+		}
+		q.MediaQualityList = append(q.MediaQualityList, mq)
+		f.Channels = append(f.Channels, sum)
+	}
+	if len(q.MediaQualityList) == 0 {
+		return nil, false
+	}
+	f.Body = Body{Quality: q}
+	js, err := json.Marshal(f.Body)
+	if err != nil {
+		// Only a type the encoder cannot handle gets here: a bug, not bad input.
+		panic(fmt.Sprintf("marshal record: %v", err))
+	}
+	f.JSON = js
+	return f, true
+}
+
+func (a *Agent) logCall(f *Finished) {
+	fields := []zap.Field{
+		zap.String("callChainId", f.Body.Quality.CallChainID),
+		zap.Bool("generated_ids", true),
+		zap.Time("start", f.Start),
+		zap.Duration("length", f.End.Sub(f.Start)),
+		zap.Int("channels", len(f.Channels)),
+	}
+	for _, ch := range f.Channels {
+		fields = append(fields, zap.Object(fmt.Sprintf("ch%d", ch.Index), ch))
+	}
+	a.log.Info("call ended", fields...)
+}
+
+// pacer replays a file at its recorded pace times speed; speed 0 does not wait.
+type pacer struct {
+	speed       float64
+	first       int64
+	wallStart   time.Time
+	timer       *time.Timer
+	initialized bool
+}
+
+func newPacer(speed float64) *pacer { return &pacer{speed: speed} }
+
+func (p *pacer) wait(ctx context.Context, at int64) error {
+	if p.speed <= 0 {
+		return nil
+	}
+	if !p.initialized {
+		p.initialized, p.first, p.wallStart = true, at, time.Now()
+		return nil
+	}
+	due := p.wallStart.Add(time.Duration(float64(at-p.first) / p.speed))
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+	select {
+	case <-p.timer.C:
+		return nil
+	case <-ctx.Done():
+		return errors.New("replay interrupted")
+	}
+}

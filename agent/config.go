@@ -1,0 +1,211 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tdq-agent/tdq-agent/capture"
+	"github.com/tdq-agent/tdq-agent/metrics"
+	"github.com/tdq-agent/tdq-agent/uploader"
+)
+
+// Config is the whole config file. Each section belongs to the package that uses it.
+type Config struct {
+	Device   DeviceConfig    `yaml:"device"`
+	Capture  capture.Config  `yaml:"capture"`
+	Call     CallConfig      `yaml:"call"`
+	Metrics  metrics.Config  `yaml:"metrics"`
+	Uploader uploader.Config `yaml:"uploader"`
+	Log      LogConfig       `yaml:"log"`
+}
+
+// DeviceConfig names the device in every record. Empty name and description are filled from the
+// host name and what the OS says of the hardware.
+type DeviceConfig struct {
+	Name                              string `yaml:"name"`
+	Description                       string `yaml:"description"`
+	CloudServiceName                  string `yaml:"cloud_service_name"`
+	CloudServiceInstanceName          string `yaml:"cloud_service_instance_name"`
+	CloudServiceDeploymentID          string `yaml:"cloud_service_deployment_id"`
+	CloudServiceDeploymentEnvironment string `yaml:"cloud_service_deployment_environment"`
+}
+
+// CallConfig says when calls end and what counts as active media.
+type CallConfig struct {
+	// IdleTimeout ends a call when none of its channels carried RTP for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MediaGap is the silence that closes an active media period (mediaDuration).
+	MediaGap time.Duration `yaml:"media_gap"`
+}
+
+// LogConfig selects the log format, level and destination.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // console or json
+	File   string `yaml:"file"`   // empty: standard error
+}
+
+// DefaultConfig returns the defaults documented in configs/agent.yaml.
+func DefaultConfig() Config {
+	return Config{
+		Call:     CallConfig{IdleTimeout: 30 * time.Second, MediaGap: 2 * time.Second},
+		Capture:  capture.Config{ReplaySpeed: 0},
+		Metrics:  metrics.DefaultConfig(),
+		Uploader: uploader.DefaultConfig(),
+		Log:      LogConfig{Level: "info", Format: "console"},
+	}
+}
+
+// Validate reports every problem in the config, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Call.IdleTimeout < time.Second || c.Call.IdleTimeout > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("call.idle_timeout: %s is out of range, want a duration from 1s to 24h such as \"30s\"", c.Call.IdleTimeout))
+	}
+	if c.Call.MediaGap < 100*time.Millisecond || c.Call.MediaGap > time.Hour {
+		errs = append(errs, fmt.Errorf("call.media_gap: %s is out of range, want a duration from 100ms to 1h such as \"2s\"", c.Call.MediaGap))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not a level, want debug, info, warn or error", c.Log.Level))
+	}
+	if c.Log.Format != "console" && c.Log.Format != "json" {
+		errs = append(errs, fmt.Errorf("log.format: %q is not a format, want console or json", c.Log.Format))
+	}
+	errs = append(errs, c.Capture.Validate(), c.Metrics.Validate(), c.Uploader.Validate())
+	return errors.Join(errs...)
+}
+
+// LoadConfig reads a config file over the defaults, rejects unknown keys and bad values, and
+// reports each problem as "FILE:LINE: key: what was expected". Relative paths in the file are
+// taken relative to the file's folder, so the config means the same from any working directory.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return cfg, fmt.Errorf("%s", withFile(path, err.Error()))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && err != io.EOF { // EOF: an empty file, all defaults
+		return cfg, fmt.Errorf("%s", withFile(path, err.Error()))
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, locate(path, &root, err)
+	}
+	cfg.resolvePaths(filepath.Dir(path))
+	return cfg, nil
+}
+
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	for i, f := range c.Capture.Files {
+		c.Capture.Files[i] = abs(f)
+	}
+	c.Uploader.SpoolDir = abs(c.Uploader.SpoolDir)
+	c.Uploader.OutboxDir = abs(c.Uploader.OutboxDir)
+	c.Uploader.Graph.ClientSecretFile = abs(c.Uploader.Graph.ClientSecretFile)
+	c.Log.File = abs(c.Log.File)
+}
+
+var yamlLine = regexp.MustCompile(`(?m)^\s*(?:yaml: )?line (\d+): `)
+
+// withFile rewrites yaml.v3's "line N: ..." messages as "FILE:N: ...".
+func withFile(path, msg string) string {
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
+	msg = yamlLine.ReplaceAllString(msg, path+":$1: ")
+	if !strings.HasPrefix(msg, path) {
+		msg = path + ": " + msg
+	}
+	return msg
+}
+
+// locate prefixes each validation error with the file and the line of the key it names.
+func locate(path string, root *yaml.Node, err error) error {
+	var lines []string
+	for _, e := range flatten(err) {
+		msg := e.Error()
+		key, _, _ := strings.Cut(msg, ":")
+		if n := lineOf(root, key); n > 0 {
+			lines = append(lines, path+":"+strconv.Itoa(n)+": "+msg)
+		} else {
+			lines = append(lines, path+": "+msg)
+		}
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+var indexSuffix = regexp.MustCompile(`\[(\d+)\]$`)
+
+// lineOf finds the line of a dotted key path ("uploader.graph.client_id", "capture.files[2]").
+// A key that is absent (a default that failed) reports its nearest present parent.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		idx := -1
+		if m := indexSuffix.FindStringSubmatch(part); m != nil {
+			idx, _ = strconv.Atoi(m[1])
+			part = part[:len(part)-len(m[0])]
+		}
+		next := mapValue(n, part)
+		if next == nil {
+			return line
+		}
+		line, n = next.Line, next
+		if idx >= 0 && n.Kind == yaml.SequenceNode && idx < len(n.Content) {
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

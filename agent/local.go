@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"io"
+	"net/netip"
+
+	"github.com/tdq-agent/tdq-agent/capture"
+)
+
+// localizer decides which end of a flow is the device. Configured (or interface) addresses win;
+// offline without them, a guess made from the whole capture decides per address pair.
+type localizer struct {
+	addrs map[netip.Addr]bool
+	pairs map[addrPair]netip.Addr
+}
+
+type addrPair struct{ a, b netip.Addr } // a < b
+
+func makePair(x, y netip.Addr) addrPair {
+	if y.Less(x) {
+		x, y = y, x
+	}
+	return addrPair{x, y}
+}
+
+func newLocalizer(addrs []netip.Addr) *localizer {
+	l := &localizer{addrs: make(map[netip.Addr]bool), pairs: make(map[addrPair]netip.Addr)}
+	for _, a := range addrs {
+		l.addrs[a.Unmap()] = true
+	}
+	return l
+}
+
+// srcIsLocal reports whether src is the device's end of a src -> dst packet.
+func (l *localizer) srcIsLocal(src, dst netip.Addr) bool {
+	s, d := l.addrs[src], l.addrs[dst]
+	if s != d {
+		return s
+	}
+	if g, ok := l.pairs[makePair(src, dst)]; ok {
+		return g == src
+	}
+	// Nothing known: a capture on the device mostly shows what it receives.
+	return false
+}
+
+// guessLocal decides, for each address pair with RTP in a capture, which address is the device.
+// First the capture's own evidence: a host captures its outgoing datagrams before the NIC fills
+// in the UDP checksum, so the side whose checksums are all wrong, facing a side whose checksums
+// are right, is the capturing device. Then DESIGN §3's rule, extended to captures of several
+// devices: the address that takes part in more RTP pairs (the one common to all, in a capture of
+// one device). A tie goes to the private address; then, where RTP flows both ways, to the first
+// sender (a capture taken on the device usually starts with its own packets; the lab captures
+// do), and where it flows one way, to the receiver, so that its quality is measured as inbound.
+func guessLocal(name string) (map[addrPair]netip.Addr, error) {
+	src, err := capture.OpenFile(name)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	type pairInfo struct {
+		firstSrc netip.Addr
+		firstDst netip.Addr
+		packets  int
+		sent     map[netip.Addr]int // RTP packets, by sender
+		bad      map[netip.Addr]int // of those, with a wrong UDP checksum
+		good     map[netip.Addr]int
+	}
+	pairs := make(map[addrPair]*pairInfo)
+	var order []addrPair
+	var p capture.Packet
+	for {
+		err := src.Next(&p)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.Kind != capture.KindRTP {
+			continue
+		}
+		k := makePair(p.Src.Addr(), p.Dst.Addr())
+		pi := pairs[k]
+		if pi == nil {
+			pi = &pairInfo{firstSrc: p.Src.Addr(), firstDst: p.Dst.Addr(), sent: map[netip.Addr]int{}, bad: map[netip.Addr]int{}, good: map[netip.Addr]int{}}
+			pairs[k] = pi
+			order = append(order, k)
+		}
+		pi.packets++
+		pi.sent[p.Src.Addr()]++
+		switch capture.UDPChecksum(src.Frame()) {
+		case capture.ChecksumBad:
+			pi.bad[p.Src.Addr()]++
+		case capture.ChecksumGood:
+			pi.good[p.Src.Addr()]++
+		}
+	}
+	degree := make(map[netip.Addr]int)
+	for _, k := range order {
+		if pairs[k].packets < 2 { // a lone packet is more likely a misclassified datagram
+			continue
+		}
+		degree[k.a]++
+		degree[k.b]++
+	}
+	out := make(map[addrPair]netip.Addr)
+	for _, k := range order {
+		pi := pairs[k]
+		switch da, db := degree[k.a], degree[k.b]; {
+		case offloaded(pi.bad, pi.good, k.a, k.b):
+			out[k] = k.a
+		case offloaded(pi.bad, pi.good, k.b, k.a):
+			out[k] = k.b
+		case da > db:
+			out[k] = k.a
+		case db > da:
+			out[k] = k.b
+		case k.a.IsPrivate() != k.b.IsPrivate():
+			if k.a.IsPrivate() {
+				out[k] = k.a
+			} else {
+				out[k] = k.b
+			}
+		case pi.sent[pi.firstDst] > 0:
+			out[k] = pi.firstSrc
+		default:
+			out[k] = pi.firstDst
+		}
+	}
+	return out, nil
+}
+
+// offloaded reports whether x sent only datagrams with unfinished checksums while y sent only
+// correct ones: x is the host the capture was taken on.
+func offloaded(bad, good map[netip.Addr]int, x, y netip.Addr) bool {
+	return bad[x] > 0 && good[x] == 0 && good[y] > 0 && bad[y] == 0
+}

@@ -1,0 +1,48 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Config is the capture section of the agent's config file.
+type Config struct {
+	// Files are pcap/pcapng files replayed in order instead of a live capture.
+	Files []string `yaml:"files"`
+	// ReplaySpeed paces file replay: 1 is as recorded, 2 twice as fast, 0 as fast as possible.
+	ReplaySpeed float64 `yaml:"replay_speed"`
+	// Local lists the device's own IP addresses. Empty: taken from the interfaces when live,
+	// guessed from the traffic when replaying files.
+	Local []string `yaml:"local"`
+}
+
+// Validate reports every problem with the section, naming the keys.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ReplaySpeed < 0 || c.ReplaySpeed > 1000 {
+		errs = append(errs, fmt.Errorf("capture.replay_speed: %g is out of range, want 0 (as fast as possible) or a factor up to 1000", c.ReplaySpeed))
+	}
+	for i, f := range c.Files {
+		if f == "" {
+			errs = append(errs, fmt.Errorf("capture.files[%d]: empty path, want a pcap or pcapng file", i))
+		}
+	}
+	if _, err := c.LocalAddrs(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// LocalAddrs parses Local.
+func (c *Config) LocalAddrs() ([]netip.Addr, error) {
+	var out []netip.Addr
+	for i, s := range c.Local {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("capture.local[%d]: %q is not an IP address, want e.g. 10.20.0.10 or fe80::1", i, s)
+		}
+		out = append(out, a.Unmap())
+	}
+	return out, nil
+}

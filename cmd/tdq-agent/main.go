@@ -1,0 +1,49 @@
+// Command tdq-agent measures the network quality of a room device's calls and reports each call
+// to Microsoft Graph; see the README for the subcommands.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=1.2.3".
+var version = "0.1.0-dev"
+
+const usage = `usage: tdq-agent <command> [flags]
+
+commands:
+  run --config FILE          run the agent in the foreground (capture, measure, spool, upload)
+  analyze [--local IP] FILE...  print each call's Graph request body (one JSON line per call)
+  config check FILE          validate a config file and print the effective config
+  version                    print the version
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "run":
+		err = runCmd(args)
+	case "analyze":
+		err = analyzeCmd(args)
+	case "config":
+		err = configCmd(args)
+	case "version", "--version":
+		fmt.Println("tdq-agent", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "tdq-agent: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tdq-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func userAgent() string { return "tdq-agent/" + version }

@@ -1,0 +1,317 @@
+package uploader
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+const (
+	// maxHeld bounds the records kept in memory while the spool cannot be written (disk full):
+	// about a day of calls on a busy room, a few MB.
+	maxHeld = 1000
+	// maxIdle caps how long the loop sleeps, so that held records are retried and a wall clock
+	// that stepped (NTP, suspend) is noticed within a minute.
+	maxIdle = time.Minute
+	// maxStatus bounds LastStatus in spool files.
+	maxStatus = 1024
+)
+
+// Option adjusts an Uploader; tests use them to control time and jitter.
+type Option func(*Uploader)
+
+// WithClock replaces time.Now for scheduling and record timestamps.
+func WithClock(now func() time.Time) Option { return func(u *Uploader) { u.now = now } }
+
+// WithJitter replaces the random source of the backoff jitter; rnd returns values in [0, 1).
+func WithJitter(rnd func() float64) Option { return func(u *Uploader) { u.backoff.rand = rnd } }
+
+// Stats are counters since New plus two gauges, for the agent's periodic log line.
+type Stats struct {
+	Spooled      uint64 // records written to the spool
+	Uploaded     uint64 // records the sink accepted (and that were deleted)
+	Retried      uint64 // failed attempts rescheduled for later
+	DeadLettered uint64 // records moved to deadletter/
+	Corrupt      uint64 // spool files moved to corrupt/
+	Dropped      uint64 // records lost because the disk failed and the in-memory list was full
+	Pending      int    // records in the spool now
+	Held         int    // records in memory waiting for the disk
+}
+
+// Uploader moves records from Enqueue through the spool to the sink.
+type Uploader struct {
+	cfg     Config
+	sink    Sink
+	spool   *Spool
+	log     *zap.Logger
+	now     func() time.Time
+	backoff backoff
+	wake    chan struct{} // capacity 1: a pending wake-up is enough, more would be redundant
+
+	// sendMu is held for each send and the bookkeeping after it, so records go out one at a
+	// time and Run and Flush never send the same record concurrently.
+	sendMu sync.Mutex
+
+	// heldMu guards held, and keeps spooling in order: while anything is held, new records
+	// queue behind it instead of overtaking it on disk.
+	heldMu sync.Mutex
+	held   [][]byte
+
+	spooled, uploaded, retried, deadLettered, dropped atomic.Uint64
+}
+
+// New opens the spool in cfg.SpoolDir and returns an Uploader that delivers through sink. Only
+// the settings the uploader itself uses are checked here; the sink was built from the rest.
+func New(cfg Config, sink Sink, log *zap.Logger, opts ...Option) (*Uploader, error) {
+	if errs := cfg.validateLocal(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if sink == nil {
+		return nil, errors.New("new uploader: sink required")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	u := &Uploader{
+		cfg:     cfg,
+		sink:    sink,
+		log:     log.With(zap.String("component", "uploader")),
+		now:     time.Now,
+		backoff: backoff{min: cfg.RetryMin, max: cfg.RetryMax, rand: rand.Float64},
+		wake:    make(chan struct{}, 1),
+	}
+	for _, opt := range opts {
+		opt(u)
+	}
+	spool, err := OpenSpool(cfg.SpoolDir, u.log)
+	if err != nil {
+		return nil, err
+	}
+	spool.now = u.now
+	u.spool = spool
+	u.log.Info("spool opened", zap.String("dir", cfg.SpoolDir),
+		zap.Int("pending", spool.len()), zap.Uint64("corrupt", spool.corrupt.Load()))
+	return u, nil
+}
+
+// Enqueue stores a record and wakes the loop. When it returns nil the record is on disk, or,
+// if the disk refused it, held in memory and retried by the loop; the caller has nothing more to
+// do either way. It returns an error only for a body that could never be sent (not JSON).
+func (u *Uploader) Enqueue(body []byte) error {
+	if !json.Valid(bytes.TrimSpace(body)) {
+		return errors.New("enqueue record: body is not valid JSON")
+	}
+	defer u.kick()
+	u.heldMu.Lock()
+	defer u.heldMu.Unlock()
+	if len(u.held) == 0 {
+		e, err := u.spool.Put(body)
+		if err == nil {
+			u.spooled.Add(1)
+			u.log.Debug("record spooled", zap.String("id", e.ID))
+			return nil
+		}
+		u.log.Warn("spool write failed; holding record in memory", zap.Error(err))
+	}
+	if len(u.held) >= maxHeld {
+		u.held[0] = nil
+		u.held = u.held[1:]
+		u.dropped.Add(1)
+		u.log.Error("in-memory hold list full; dropped the oldest record", zap.Int("limit", maxHeld))
+	}
+	u.held = append(u.held, bytes.Clone(body))
+	return nil
+}
+
+// spoolHeld moves held records to disk, oldest first, stopping at the first failure.
+func (u *Uploader) spoolHeld() {
+	u.heldMu.Lock()
+	defer u.heldMu.Unlock()
+	for len(u.held) > 0 {
+		e, err := u.spool.Put(u.held[0])
+		if err != nil {
+			return // still failing; logged once when the record was held, tried again next turn
+		}
+		u.held[0] = nil
+		u.held = u.held[1:]
+		u.spooled.Add(1)
+		u.log.Info("held record spooled", zap.String("id", e.ID), zap.Int("still_held", len(u.held)))
+	}
+}
+
+func (u *Uploader) kick() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers records until ctx is done: due records oldest first, one at a time, then it sleeps
+// until the next one is due or Enqueue wakes it. It returns nil once ctx is done and the send in
+// flight, if any, has finished or timed out; it never deletes or drains records on the way out.
+func (u *Uploader) Run(ctx context.Context) error {
+	for {
+		u.spoolHeld()
+		wait := u.sendDue(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		t := time.NewTimer(min(wait, maxIdle))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-u.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// sendDue sends every due record and returns how long until the next one is due.
+func (u *Uploader) sendDue(ctx context.Context) time.Duration {
+	for ctx.Err() == nil {
+		u.sendMu.Lock()
+		e, wait, ok := u.nextDue(u.now(), nil)
+		if !ok {
+			u.sendMu.Unlock()
+			return wait
+		}
+		u.send(ctx, e)
+		u.sendMu.Unlock()
+	}
+	return 0
+}
+
+// Flush makes one pass over the spool for a caller about to exit, e.g. at the end of a file
+// replay. It first moves held records to disk if it can. Then it sends, oldest first and one at a
+// time, each pending record that is due now (never attempted, whatever its NextAttempt; or whose
+// NextAttempt has come), each at most once, and applies the outcome exactly as Run does: accepted
+// records are deleted, rejected ones dead-lettered, failed ones rescheduled. Records that fail or
+// are not due stay in the spool for the next run. It returns nil when the pass is complete,
+// whatever the outcomes (Stats and the log tell them). It starts no further send once ctx is done
+// or cfg.FlushTimeout has passed, and then returns that context's error; a send already in flight
+// is finished, bounded by the sink's own timeout, so its outcome is recorded. Flush may run while
+// Run runs; they take turns sending.
+func (u *Uploader) Flush(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, u.cfg.FlushTimeout)
+	defer cancel()
+	u.spoolHeld()
+	tried := map[string]bool{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("flush spool: %w", err)
+		}
+		u.sendMu.Lock()
+		e, _, ok := u.nextDue(u.now(), tried)
+		if !ok {
+			u.sendMu.Unlock()
+			return nil
+		}
+		tried[e.ID] = true
+		u.send(ctx, e)
+		u.sendMu.Unlock()
+	}
+}
+
+// nextDue returns the oldest due record not in skip, or how long until the earliest one is due.
+func (u *Uploader) nextDue(now time.Time, skip map[string]bool) (Entry, time.Duration, bool) {
+	wait := maxIdle
+	for _, e := range u.spool.Pending() {
+		if skip[e.ID] {
+			continue
+		}
+		if e.Attempts == 0 || !e.NextAttempt.After(now) {
+			return e, 0, true
+		}
+		wait = min(wait, e.NextAttempt.Sub(now))
+	}
+	return Entry{}, wait, false
+}
+
+// send makes one attempt and records its outcome. The send is detached from ctx's cancellation:
+// cutting off a request Graph may already have accepted would only cause a duplicate.
+func (u *Uploader) send(ctx context.Context, e Entry) {
+	info := &sendInfo{ID: e.ID}
+	err := u.sink.Send(withSendInfo(context.WithoutCancel(ctx), info), e.Body)
+	e.Attempts++
+	if err == nil {
+		u.uploaded.Add(1)
+		if derr := u.spool.Delete(e.ID); derr != nil {
+			u.log.Error("accepted record could not be deleted from the spool; it may be sent again after a restart",
+				zap.String("id", e.ID), zap.Error(derr))
+		}
+		u.log.Info("record uploaded", zap.String("id", e.ID), zap.Int("status", info.Status),
+			zap.String("request_id", info.RequestID), zap.Int("attempt", e.Attempts))
+		return
+	}
+	if pe, ok := errors.AsType[*PermanentError](err); ok {
+		u.deadLetter(e, pe)
+		return
+	}
+	u.retry(e, err)
+}
+
+func (u *Uploader) deadLetter(e Entry, pe *PermanentError) {
+	e.LastStatus = truncate(pe.Error(), maxStatus)
+	u.deadLettered.Add(1)
+	fields := []zap.Field{
+		zap.String("id", e.ID), zap.Int("status", pe.Status), zap.String("code", pe.Code),
+		zap.String("message", pe.Message), zap.String("request_id", pe.RequestID), zap.Int("attempt", e.Attempts),
+	}
+	if err := u.spool.deadLetter(e); err != nil {
+		fields = append(fields, zap.NamedError("spool_error", err))
+	}
+	u.log.Error("record rejected by graph; moved to deadletter", fields...)
+}
+
+// retry reschedules after any failure that is not permanent, including errors a sink did not
+// classify: when unsure, keep the record.
+func (u *Uploader) retry(e Entry, err error) {
+	var status int
+	var after time.Duration
+	if re, ok := errors.AsType[*RetryableError](err); ok {
+		status, after = re.Status, re.RetryAfter
+	}
+	var requestID string
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		requestID = ae.RequestID
+	}
+	e.NextAttempt = u.now().Add(u.backoff.delay(e.Attempts, after)).UTC().Round(0)
+	e.LastStatus = truncate(err.Error(), maxStatus)
+	u.retried.Add(1)
+	fields := []zap.Field{
+		zap.String("id", e.ID), zap.Int("status", status), zap.Int("attempt", e.Attempts),
+		zap.Time("next_attempt", e.NextAttempt), zap.Duration("retry_after", after),
+		zap.String("request_id", requestID), zap.Error(err),
+	}
+	if uerr := u.spool.Update(e); uerr != nil {
+		fields = append(fields, zap.NamedError("spool_error", uerr))
+	}
+	u.log.Warn("upload failed; will retry", fields...)
+}
+
+// Stats returns a snapshot of the counters.
+func (u *Uploader) Stats() Stats {
+	u.heldMu.Lock()
+	held := len(u.held)
+	u.heldMu.Unlock()
+	return Stats{
+		Spooled:      u.spooled.Load(),
+		Uploaded:     u.uploaded.Load(),
+		Retried:      u.retried.Load(),
+		DeadLettered: u.deadLettered.Load(),
+		Corrupt:      u.spool.corrupt.Load(),
+		Dropped:      u.dropped.Load(),
+		Pending:      u.spool.len(),
+		Held:         held,
+	}
+}
