@@ -1,42 +1,51 @@
 package metrics
 
-// jitter is the RFC 3550 A.8 interarrival jitter estimator, kept in RTP timestamp units as a
-// float so that sub-unit values survive (RTCP rounds them to integers; we report seconds).
+// jitter is the RFC 3550 A.8 interarrival jitter estimator, J += (|D| − J)/16, kept in seconds:
+// each packet's timestamp step is converted with that packet's own clock rate, so a stream that
+// switches payload type (PCMA to Opus, audio to RFC 4733 events) stays right across the switch.
 type jitter struct {
-	started  bool
-	lastArr  int64  // arrival of the previous packet, ns
-	lastTS   uint32 // RTP timestamp of the previous packet
-	j        float64
-	sum      float64 // sum of j after each packet from the second on
-	n        uint64  // number of those samples
-	max      float64
-	clockHz  float64
-	clockSet bool
+	started bool
+	lastArr int64  // arrival of the previous packet, ns
+	lastTS  uint32 // RTP timestamp of the previous packet
+	j       float64
+	mean    float64 // Wireshark's running mean, see update
+	n       uint64  // samples: regular packets from the second on
+	max     float64
+	packets uint64 // packets fed so far
 }
 
-// update feeds one packet. Arrival spacing is converted to timestamp units with the float clock
-// rate; the timestamp difference is a signed 32-bit value so a wrap or a step back is right.
-func (s *jitter) update(arrival int64, ts uint32) {
-	if !s.clockSet {
-		return
-	}
+// update feeds one packet. clockHz is its payload type's clock rate, 0 when unknown: such a
+// packet moves the reference point (its timestamp is in the same clock as its neighbours') but
+// cannot give a difference itself. regular says whether the resulting value is a sample for the
+// mean and maximum; Wireshark leaves out marker packets and comfort noise and the packet after
+// it, whose timestamps jump by design, and so do we so that the figures compare.
+//
+// The mean is Wireshark's running mean, mean = (mean·(k−1) + J)/k with k the number of packets
+// before this one: over regular packets only it is the plain mean of the samples (DESIGN §4);
+// where packets were left out it weighs later samples a little more, and we follow it so that
+// the agent agrees with `tshark -z rtp,streams` on video and comfort-noise streams too.
+func (s *jitter) update(arrival int64, ts uint32, clockHz float64, regular bool) {
+	s.packets++
 	if !s.started {
 		s.started = true
 		s.lastArr, s.lastTS = arrival, ts
 		return
 	}
-	d := float64(arrival-s.lastArr)*s.clockHz/1e9 - float64(int32(ts-s.lastTS))
+	if clockHz > 0 {
+		// The timestamp difference is signed 32-bit: a wrap or a step back stays small.
+		d := float64(arrival-s.lastArr)/1e9 - float64(int32(ts-s.lastTS))/clockHz
+		if d < 0 {
+			d = -d
+		}
+		s.j += (d - s.j) / 16
+		if regular {
+			k := float64(s.packets - 1)
+			s.mean = (s.mean*(k-1) + s.j) / k
+			s.n++
+			if s.j > s.max {
+				s.max = s.j
+			}
+		}
+	}
 	s.lastArr, s.lastTS = arrival, ts
-	if d < 0 {
-		d = -d
-	}
-	s.j += (d - s.j) / 16
-	s.sum += s.j
-	s.n++
-	if s.j > s.max {
-		s.max = s.j
-	}
 }
-
-// Seconds converts a value in timestamp units to seconds.
-func (s *jitter) seconds(units float64) float64 { return units / s.clockHz }

@@ -8,10 +8,12 @@ const (
 	minSequental = 2
 )
 
-// seqTracker is RFC 3550 A.1 with one deliberate change: the packets that pass probation are
-// counted from the first one, and the base is the first one's sequence number. The RFC's code
-// restarts the base at the packet that ends probation, so a receiver built on it (GStreamer, for
-// one) reports one packet lost in a clean call.
+// seqTracker is RFC 3550 A.1 with one deliberate change: the packets seen during probation count,
+// from the first one. The RFC's code restarts the base at the packet that ends probation, so a
+// receiver built on it (GStreamer, for one) reports one packet lost in a clean call, and packets
+// lost between the first two that arrived vanish from the loss count. Probation still decides
+// whether the stream is real (two packets in sequence); a forward jump smaller than maxDropout
+// during probation is loss, not a new stream, and keeps the base.
 type seqTracker struct {
 	maxSeq    uint16
 	cycles    uint32 // shifted count of sequence number wraps
@@ -61,10 +63,14 @@ func (s *seqTracker) update(seq uint16) bool {
 			}
 			return false
 		}
+		if udelta == 0 || udelta >= maxDropout {
+			// A copy, a step back or a big jump: start probation over from this packet.
+			s.probeBase = seq
+			s.probeRecv = 0
+		}
 		s.probation = minSequental - 1
 		s.maxSeq = seq
-		s.probeBase = seq
-		s.probeRecv = 1
+		s.probeRecv++
 		return false
 	}
 	switch {

@@ -35,6 +35,8 @@ type Stream struct {
 	bytes       uint64
 	frames      uint64 // distinct timestamps in arrival order: video frames, audio packets
 	lastTS      uint32
+	lastPT      uint8
+	clocks      *map[uint8]uint32 // configured dynamic rates, shared with the engine
 
 	seq seqTracker
 	jit jitter
@@ -49,12 +51,9 @@ type Stream struct {
 }
 
 func newStream(k StreamKey, h *capture.RTPHeader, arrival int64, cfg *Config, mediaGap int64) *Stream {
-	s := &Stream{key: k, payloadType: h.PayloadType, first: arrival, periodStart: arrival, mediaGap: mediaGap}
+	s := &Stream{key: k, payloadType: h.PayloadType, first: arrival, periodStart: arrival, mediaGap: mediaGap, lastPT: h.PayloadType}
+	s.clocks = &cfg.ClockRates
 	s.clockRate, s.clockSource = clockRate(h.PayloadType, cfg.ClockRates)
-	if s.clockRate > 0 {
-		s.jit.clockHz = float64(s.clockRate)
-		s.jit.clockSet = true
-	}
 	s.win.size = int64(cfg.Window)
 	s.seq.start(h.Seq)
 	s.packets = 1
@@ -63,7 +62,7 @@ func newStream(k StreamKey, h *capture.RTPHeader, arrival int64, cfg *Config, me
 	s.bytes = uint64(h.PayloadLen)
 	s.last = arrival
 	s.remember(h)
-	s.jit.update(arrival, h.Timestamp)
+	s.jit.update(arrival, h.Timestamp, float64(s.clockRate), false)
 	s.win.start(arrival)
 	return s
 }
@@ -90,8 +89,30 @@ func (s *Stream) update(h *capture.RTPHeader, arrival int64) {
 	}
 	s.win.update(arrival, &s.seq)
 	s.seq.update(h.Seq)
-	s.jit.update(arrival, h.Timestamp)
+	s.jitterUpdate(h, arrival)
 }
+
+// jitterUpdate feeds the estimator with this packet's own clock rate, and learns the stream's
+// clock from the first payload type that has one.
+func (s *Stream) jitterUpdate(h *capture.RTPHeader, arrival int64) {
+	pt := h.PayloadType
+	hz, src := s.clockRate, s.clockSource
+	if pt != s.payloadType {
+		hz, src = clockRate(pt, *s.clocks)
+		if s.clockRate == 0 && hz != 0 {
+			s.clockRate, s.clockSource, s.payloadType = hz, src, pt
+		}
+	}
+	cn := pt == ptCN || pt == ptCNOld || s.lastPT == ptCN || s.lastPT == ptCNOld
+	s.lastPT = pt
+	s.jit.update(arrival, h.Timestamp, float64(hz), !h.Marker && !cn)
+}
+
+// Comfort noise payload types: RFC 3389's 13, and 19, which older equipment used for it.
+const (
+	ptCN    = 13
+	ptCNOld = 19
+)
 
 // isDuplicate reports an exact copy of a recent packet: same sequence number and timestamp.
 // Network duplicates and the same frame captured twice (two VLANs, two interfaces) look alike.
@@ -152,8 +173,8 @@ func (s *Stream) Stats() StreamStats {
 	}
 	if s.jit.n > 0 {
 		st.JitterSamples = s.jit.n
-		st.JitterMean = s.jit.seconds(s.jit.sum / float64(s.jit.n))
-		st.JitterMax = s.jit.seconds(s.jit.max)
+		st.JitterMean = s.jit.mean
+		st.JitterMax = s.jit.max
 	}
 	st.MaxWindowLoss, st.Windows = s.win.result(&s.seq)
 	return st
