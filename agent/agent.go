@@ -133,8 +133,8 @@ type run struct {
 func newRun(a *Agent, loc *localizer, source string) *run {
 	return &run{
 		a:       a,
-		engine:  metrics.NewEngine(a.cfg.Metrics, a.cfg.Call.MediaGap),
-		tracker: newTracker(loc),
+		engine:  metrics.NewEngine(a.cfg.Metrics),
+		tracker: newTracker(loc, int64(a.cfg.Call.MediaGap)),
 		source:  source,
 		idle:    int64(a.cfg.Call.IdleTimeout),
 	}
@@ -144,8 +144,14 @@ func newRun(a *Agent, loc *localizer, source string) *run {
 func (r *run) packet(p *capture.Packet) {
 	switch p.Kind {
 	case capture.KindRTP:
-		if s, isNew := r.engine.RTP(p); isNew {
+		s, isNew := r.engine.RTP(p)
+		if s == nil {
+			break
+		}
+		if isNew {
 			r.tracker.addStream(s, p)
+		} else {
+			r.tracker.channelOf(s).activity.Update(p.Time)
 		}
 	case capture.KindRTCP:
 		r.engine.RTCP(p)

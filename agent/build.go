@@ -45,9 +45,7 @@ func channelRecord(e *metrics.Engine, ch *channel, index int) (MediaQuality, Cha
 		Index: index, Local: ch.local.String(), Remote: ch.remote.String(), Kind: "audio",
 		InLossPct: -1, InJitterMs: -1, InJitterMaxMs: -1, OutLossPct: -1, RTTMs: -1,
 	}
-	var active int64
 	for _, s := range append(append([]metrics.StreamStats(nil), in...), out...) {
-		active = max(active, s.Active)
 		if sum.Clock == 0 && s.ClockRate != 0 {
 			sum.Clock, sum.ClockSource = s.ClockRate, s.ClockSource.String()
 		}
@@ -59,7 +57,7 @@ func channelRecord(e *metrics.Engine, ch *channel, index int) (MediaQuality, Cha
 	if video {
 		mq.ODataType, sum.Kind = odataVideo, "video"
 	}
-	if active > 0 {
+	if active := ch.activity.Total(); active > 0 {
 		mq.MediaDuration = nanos(active)
 		sum.MediaDurationSec = time.Duration(active).Seconds()
 	}

@@ -11,6 +11,7 @@ import (
 type channel struct {
 	local, remote netip.AddrPort
 	first         int64
+	activity      metrics.Activity // both directions: mediaDuration
 	in, out       []*metrics.Stream // every SSRC seen: in = remote to local, out = local to remote
 }
 
@@ -39,14 +40,20 @@ type chanKey struct{ local, remote netip.AddrPort }
 // tracker owns the flow table of one source: which stream belongs to which channel and call.
 type tracker struct {
 	local    *localizer
+	gap      int64
+	slots    []*channel // by Stream.Tag; freed slots are reused
+	free     []uint32
 	channels map[chanKey]*channel
 	calls    map[netip.Addr]*call // calls in progress, by remote host
 	order    []*call              // same calls, in order of start
 }
 
-func newTracker(l *localizer) *tracker {
-	return &tracker{local: l, channels: make(map[chanKey]*channel), calls: make(map[netip.Addr]*call)}
+func newTracker(l *localizer, mediaGap int64) *tracker {
+	return &tracker{local: l, gap: mediaGap, channels: make(map[chanKey]*channel), calls: make(map[netip.Addr]*call)}
 }
+
+// channelOf is the per-packet lookup of a stream's channel.
+func (t *tracker) channelOf(s *metrics.Stream) *channel { return t.slots[s.Tag] }
 
 // addStream files a new stream under its channel and call. It runs once per stream, not per
 // packet, so it may allocate.
@@ -59,8 +66,9 @@ func (t *tracker) addStream(s *metrics.Stream, p *capture.Packet) {
 	}
 	ch := t.channels[ck]
 	if ch == nil {
-		ch = &channel{local: ck.local, remote: ck.remote, first: p.Time}
+		ch = &channel{local: ck.local, remote: ck.remote, first: p.Time, activity: metrics.Activity{Gap: t.gap}}
 		t.channels[ck] = ch
+		ch.activity.Update(p.Time)
 		c := t.calls[ck.remote.Addr()]
 		if c == nil {
 			c = &call{remote: ck.remote.Addr(), first: p.Time}
@@ -74,6 +82,7 @@ func (t *tracker) addStream(s *metrics.Stream, p *capture.Packet) {
 	} else {
 		ch.in = append(ch.in, s)
 	}
+	s.Tag = t.slot(ch)
 }
 
 // endIdle removes and returns the calls with no packet for longer than idle before now.
@@ -107,5 +116,24 @@ func (t *tracker) forget(c *call) {
 	delete(t.calls, c.remote)
 	for _, ch := range c.channels {
 		delete(t.channels, chanKey{local: ch.local, remote: ch.remote})
+		for _, s := range append(ch.in[:len(ch.in):len(ch.in)], ch.out...) {
+			if t.slots[s.Tag] == ch {
+				t.slots[s.Tag] = nil
+				t.free = append(t.free, s.Tag)
+			}
+		}
 	}
+}
+
+// slot gives ch a slot for its streams' Tag; a channel takes one slot per stream, cheap enough
+// and simpler than sharing.
+func (t *tracker) slot(ch *channel) uint32 {
+	if n := len(t.free); n > 0 {
+		i := t.free[n-1]
+		t.free = t.free[:n-1]
+		t.slots[i] = ch
+		return i
+	}
+	t.slots = append(t.slots, ch)
+	return uint32(len(t.slots) - 1)
 }

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/tdq-agent/tdq-agent/capture"
 	"github.com/tdq-agent/tdq-agent/metrics"
@@ -77,7 +76,7 @@ func measure(t *testing.T, path string) *metrics.Engine {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	e := metrics.NewEngine(metrics.DefaultConfig(), 2*time.Second)
+	e := metrics.NewEngine(metrics.DefaultConfig())
 	var p capture.Packet
 	for {
 		err := src.Next(&p)

@@ -50,7 +50,6 @@ type Counters struct {
 // Engine holds every stream of one capture source. It belongs to that source's goroutine.
 type Engine struct {
 	cfg      Config
-	mediaGap int64
 	streams  map[StreamKey]*Stream
 	senders  map[uint32]*srHistory // SRs seen, by sender SSRC
 	reports  map[uint32]*Reports   // report blocks seen, by the SSRC they are about
@@ -59,11 +58,10 @@ type Engine struct {
 	scratch  rtcpScratch
 }
 
-// NewEngine returns an empty engine. mediaGap is the silence that ends an active media period.
-func NewEngine(cfg Config, mediaGap time.Duration) *Engine {
+// NewEngine returns an empty engine.
+func NewEngine(cfg Config) *Engine {
 	return &Engine{
 		cfg:      cfg,
-		mediaGap: int64(mediaGap),
 		streams:  make(map[StreamKey]*Stream),
 		senders:  make(map[uint32]*srHistory),
 		reports:  make(map[uint32]*Reports),
@@ -84,7 +82,7 @@ func (e *Engine) RTP(p *capture.Packet) (*Stream, bool) {
 		s.update(h, p.Time)
 		return s, false
 	}
-	s := newStream(k, h, p.Time, &e.cfg, e.mediaGap)
+	s := newStream(k, h, p.Time, &e.cfg)
 	e.streams[k] = s
 	return s, true
 }

@@ -42,16 +42,15 @@ type Stream struct {
 	jit jitter
 	win lossWindow
 
-	// Active media periods: a silence longer than mediaGap closes a period.
-	mediaGap    int64
-	periodStart int64
-	active      int64
+	// Tag is free for the engine's owner: the agent files the stream's channel there, so the
+	// per-packet path finds it without a map lookup.
+	Tag uint32
 
 	dups [dupSlots]dupEntry
 }
 
-func newStream(k StreamKey, h *capture.RTPHeader, arrival int64, cfg *Config, mediaGap int64) *Stream {
-	s := &Stream{key: k, payloadType: h.PayloadType, first: arrival, periodStart: arrival, mediaGap: mediaGap, lastPT: h.PayloadType}
+func newStream(k StreamKey, h *capture.RTPHeader, arrival int64, cfg *Config) *Stream {
+	s := &Stream{key: k, payloadType: h.PayloadType, first: arrival, lastPT: h.PayloadType}
 	s.clocks = &cfg.ClockRates
 	s.clockRate, s.clockSource = clockRate(h.PayloadType, cfg.ClockRates)
 	s.win.size = int64(cfg.Window)
@@ -79,10 +78,6 @@ func (s *Stream) update(h *capture.RTPHeader, arrival int64) {
 	if h.Timestamp != s.lastTS {
 		s.frames++
 		s.lastTS = h.Timestamp
-	}
-	if arrival-s.last > s.mediaGap {
-		s.active += s.last - s.periodStart
-		s.periodStart = arrival
 	}
 	if arrival > s.last {
 		s.last = arrival
@@ -154,8 +149,6 @@ type StreamStats struct {
 	// Windows is how many windows had packets expected.
 	MaxWindowLoss float64
 	Windows       int
-
-	Active int64 // sum of active media periods, ns
 }
 
 // Stats returns a snapshot of the stream.
@@ -165,7 +158,6 @@ func (s *Stream) Stats() StreamStats {
 		First: s.first, Last: s.last, Packets: s.packets, Duplicates: s.duplicates, Bytes: s.bytes,
 		Frames: s.frames,
 		Valid:  s.seq.valid(), Restarts: s.seq.restarts,
-		Active: s.active + s.last - s.periodStart,
 	}
 	if st.Valid {
 		st.Expected = s.seq.expected()
