@@ -11,7 +11,7 @@ import (
 type channel struct {
 	local, remote netip.AddrPort
 	first         int64
-	activity      metrics.Activity // both directions: mediaDuration
+	activity      metrics.Activity  // both directions: mediaDuration
 	in, out       []*metrics.Stream // every SSRC seen: in = remote to local, out = local to remote
 }
 

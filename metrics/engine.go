@@ -61,10 +61,10 @@ type Engine struct {
 // NewEngine returns an empty engine.
 func NewEngine(cfg Config) *Engine {
 	return &Engine{
-		cfg:      cfg,
-		streams:  make(map[StreamKey]*Stream),
-		senders:  make(map[uint32]*srHistory),
-		reports:  make(map[uint32]*Reports),
+		cfg:     cfg,
+		streams: make(map[StreamKey]*Stream),
+		senders: make(map[uint32]*srHistory),
+		reports: make(map[uint32]*Reports),
 	}
 }
 
