@@ -68,6 +68,12 @@ func DefaultConfig() Config {
 
 // Validate reports every problem in the config, each naming its key.
 func (c *Config) Validate() error {
+	return errors.Join(c.validateAnalysis(), c.Uploader.Validate())
+}
+
+// validateAnalysis checks what offline analysis uses: everything but the uploader, so analyze
+// can take the service's config file without its credentials being reachable.
+func (c *Config) validateAnalysis() error {
 	var errs []error
 	if c.Call.IdleTimeout < time.Second || c.Call.IdleTimeout > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("call.idle_timeout: %s is out of range, want a duration from 1s to 24h such as \"30s\"", c.Call.IdleTimeout))
@@ -83,7 +89,7 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "console" && c.Log.Format != "json" {
 		errs = append(errs, fmt.Errorf("log.format: %q is not a format, want console or json", c.Log.Format))
 	}
-	errs = append(errs, c.Capture.Validate(), c.Metrics.Validate(), c.Uploader.Validate())
+	errs = append(errs, c.Capture.Validate(), c.Metrics.Validate())
 	return errors.Join(errs...)
 }
 
@@ -91,6 +97,16 @@ func (c *Config) Validate() error {
 // reports each problem as "FILE:LINE: key: what was expected". Relative paths in the file are
 // taken relative to the file's folder, so the config means the same from any working directory.
 func LoadConfig(path string) (Config, error) {
+	return load(path, (*Config).Validate)
+}
+
+// LoadAnalysisConfig is LoadConfig for offline analysis: the uploader section is read but not
+// checked, as nothing is uploaded.
+func LoadAnalysisConfig(path string) (Config, error) {
+	return load(path, (*Config).validateAnalysis)
+}
+
+func load(path string, validate func(*Config) error) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -105,7 +121,7 @@ func LoadConfig(path string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil && err != io.EOF { // EOF: an empty file, all defaults
 		return cfg, fmt.Errorf("%s", withFile(path, err.Error()))
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := validate(&cfg); err != nil {
 		return cfg, locate(path, &root, err)
 	}
 	cfg.resolvePaths(filepath.Dir(path))

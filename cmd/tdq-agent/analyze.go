@@ -32,7 +32,7 @@ func analyzeCmd(args []string) error {
 	cfg := agent.DefaultConfig()
 	if *configPath != "" {
 		var err error
-		if cfg, err = agent.LoadConfig(*configPath); err != nil {
+		if cfg, err = agent.LoadAnalysisConfig(*configPath); err != nil {
 			return err
 		}
 	}

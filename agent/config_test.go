@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoadConfigErrors: every problem is reported before anything starts, each with the file,
+// the line of the offending key and the form that was expected.
+func TestLoadConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want []string // each must appear in the error
+	}{
+		{"unknown key", "call:\n  idle_timout: 30s\n", []string{"F:2: field idle_timout not found"}},
+		{"wrong type", "call:\n  idle_timeout: soon\n", []string{"F:2: ", "time.Duration"}},
+		{"out of range, with its line", "device:\n  name: x\ncall:\n  idle_timeout: 10ms\n", []string{"F:4: call.idle_timeout: 10ms is out of range, want a duration from 1s to 24h"}},
+		{"several problems at once", "log:\n  level: loud\n  format: xml\nmetrics:\n  window: 1ms\n", []string{
+			"F:2: log.level: \"loud\" is not a level",
+			"F:3: log.format: \"xml\" is not a format",
+			"F:5: metrics.window: 1ms is out of range"}},
+		{"bad list item points at the item", "capture:\n  local:\n    - 10.0.0.1\n    - not-an-ip\n", []string{"F:4: capture.local[1]: \"not-an-ip\" is not an IP address"}},
+		{"static clock rate refused", "metrics:\n  clock_rates:\n    8: 16000\n", []string{"F:3: metrics.clock_rates: payload type 8 is not dynamic"}},
+		{"uploader needs credentials for graph", "uploader:\n  sink: graph\n", []string{"uploader.graph.client_id"}},
+		{"not yaml", "call: [\n", []string{"F:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "agent.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(path)
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			msg := strings.ReplaceAll(err.Error(), path, "F")
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q:\n%s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+// TestShippedConfigs: the annotated template and the demo config load as they are.
+func TestShippedConfigs(t *testing.T) {
+	for _, name := range []string{"agent.yaml", "demo.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := LoadConfig(filepath.Join("..", "configs", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range cfg.Capture.Files {
+				if _, err := os.Stat(f); err != nil {
+					t.Errorf("capture file of %s: %v", name, err)
+				}
+			}
+		})
+	}
+	if cfg := DefaultConfig(); cfg.Validate() == nil {
+		t.Error("defaults validate without Graph credentials; the graph sink must demand them")
+	}
+}
+
+// TestAnalysisConfigIgnoresUploader: analyze takes the service's config without credentials.
+func TestAnalysisConfigIgnoresUploader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	os.WriteFile(path, []byte("uploader:\n  sink: graph\ncall:\n  idle_timeout: 45s\n"), 0o600)
+	cfg, err := LoadAnalysisConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Call.IdleTimeout.Seconds() != 45 {
+		t.Errorf("idle_timeout = %v, want 45s", cfg.Call.IdleTimeout)
+	}
+}
