@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -128,4 +129,14 @@ func TestLabRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+func nopLogger() *zap.Logger { return zap.NewNop() }
+
+func mustLocal(t testing.TB, a *Agent) []netip.Addr {
+	t.Helper()
+	if len(a.local) == 0 {
+		t.Fatal("no local address configured")
+	}
+	return a.local
 }
