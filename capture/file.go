@@ -18,7 +18,7 @@ type FileSource struct {
 	name  string
 	f     *os.File
 	read  func() ([]byte, gopacket.CaptureInfo, error)
-	link  func(ci *gopacket.CaptureInfo) LinkType
+	link  func(iface int) LinkType // by pcapng interface index; a value, so CaptureInfo stays on the stack
 	stats Stats
 	frame []byte   // the last frame read, for Frame
 	ltype LinkType // its link type
@@ -53,9 +53,9 @@ func newFileSource(name string, f *os.File) (*FileSource, error) {
 			return nil, fmt.Errorf("read pcapng header of %s: %w", name, err)
 		}
 		s.read = r.ZeroCopyReadPacketData
-		s.link = func(ci *gopacket.CaptureInfo) LinkType {
+		s.link = func(i int) LinkType {
 			// Interfaces may differ in link type within one file; each packet names its own.
-			iface, err := r.Interface(ci.InterfaceIndex)
+			iface, err := r.Interface(i)
 			if err != nil {
 				return LinkType(0xffff)
 			}
@@ -69,7 +69,7 @@ func newFileSource(name string, f *os.File) (*FileSource, error) {
 	}
 	lt := LinkType(r.LinkType())
 	s.read = r.ZeroCopyReadPacketData
-	s.link = func(*gopacket.CaptureInfo) LinkType { return lt }
+	s.link = func(int) LinkType { return lt }
 	return s, nil
 }
 
@@ -87,12 +87,17 @@ func (s *FileSource) Next(p *Packet) error {
 				return io.EOF
 			}
 			if err == io.EOF {
+				if ci.CaptureLength > 0 {
+					// A record header and none of its frame: io.ReadFull calls a read of
+					// zero bytes io.EOF, but the file was cut inside the record.
+					s.stats.Malformed++
+				}
 				return io.EOF
 			}
 			return fmt.Errorf("read %s after frame %d: %w", s.name, s.stats.Frames, err)
 		}
 		s.stats.Frames++
-		s.frame, s.ltype = data, s.link(&ci)
+		s.frame, s.ltype = data, s.link(ci.InterfaceIndex)
 		err = Decode(s.ltype, data, p)
 		s.stats.count(err)
 		if err != nil {

@@ -50,14 +50,18 @@ func (s *seqTracker) start(seq uint16) {
 func (s *seqTracker) update(seq uint16) bool {
 	udelta := seq - s.maxSeq
 	if s.probation > 0 {
+		if seq < s.maxSeq && udelta < maxDropout {
+			// Forward across the wrap: the base stays at probeBase, so the cycle counts.
+			s.cycles += seqMod
+		}
 		if seq == s.maxSeq+1 {
 			s.probation--
 			s.maxSeq = seq
 			s.probeRecv++
 			if s.probation == 0 {
-				recv := s.probeRecv
+				recv, cycles := s.probeRecv, s.cycles
 				s.init(s.probeBase)
-				s.maxSeq = seq
+				s.maxSeq, s.cycles = seq, cycles
 				s.received = recv
 				return true
 			}
@@ -67,6 +71,7 @@ func (s *seqTracker) update(seq uint16) bool {
 			// A copy, a step back or a big jump: start probation over from this packet.
 			s.probeBase = seq
 			s.probeRecv = 0
+			s.cycles = 0
 		}
 		s.probation = minSequental - 1
 		s.maxSeq = seq

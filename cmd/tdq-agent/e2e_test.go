@@ -105,7 +105,7 @@ func writeConfig(t *testing.T, dir string, f *fakeGraph, files ...string) string
 }
 
 func agentCmd(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, agentBinary, args...)
 	cmd.Env = append(os.Environ(), "TDQ_TEST_SECRET="+testSecret)
 	return cmd
 }

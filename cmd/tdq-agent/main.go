@@ -16,6 +16,7 @@ commands:
   run --config FILE          run the agent in the foreground (capture, measure, spool, upload)
   analyze [--local IP] FILE...  print each call's Graph request body (one JSON line per call)
   config check FILE          validate a config file and print the effective config
+  bench [--packets N] [--streams N]  measure analyze on a generated capture
   version                    print the version
 `
 
@@ -32,6 +33,10 @@ func main() {
 		err = analyzeCmd(args)
 	case "config":
 		err = configCmd(args)
+	case "bench":
+		err = benchCmd(args)
+	case "bench-run": // the child process of bench
+		err = benchRun(args)
 	case "version", "--version":
 		fmt.Println("tdq-agent", version)
 	case "help", "-h", "--help":

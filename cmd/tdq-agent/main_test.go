@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// binary is the real tdq-agent, built once for the end-to-end tests.
-var binary string
+// agentBinary is the real tdq-agent, built once for the end-to-end tests.
+var agentBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tdq-agent-test")
@@ -17,8 +17,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "tdq-agent")
-	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	agentBinary = filepath.Join(dir, "tdq-agent")
+	build := exec.Command("go", "build", "-race", "-o", agentBinary, ".")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build tdq-agent:", err)
