@@ -50,7 +50,11 @@ type Counters struct {
 // Engine holds every stream of one capture source. It belongs to that source's goroutine.
 type Engine struct {
 	cfg      Config
-	streams  map[StreamKey]*Stream
+	// streams is keyed by a 64-bit digest (SSRC and both ports) because hashing two
+	// netip.AddrPorts per packet cost more than the rest of the update; streams whose digests
+	// collide (same SSRC and ports, other addresses) are chained through Stream.next.
+	streams  map[uint64]*Stream
+	count    int
 	senders  map[uint32]*srHistory // SRs seen, by sender SSRC
 	reports  map[uint32]*Reports   // report blocks seen, by the SSRC they are about
 	counters Counters
@@ -62,7 +66,7 @@ type Engine struct {
 func NewEngine(cfg Config) *Engine {
 	return &Engine{
 		cfg:     cfg,
-		streams: make(map[StreamKey]*Stream),
+		streams: make(map[uint64]*Stream),
 		senders: make(map[uint32]*srHistory),
 		reports: make(map[uint32]*Reports),
 	}
@@ -78,21 +82,54 @@ func (e *Engine) RTP(p *capture.Packet) (*Stream, bool) {
 	}
 	e.counters.RTP++
 	k := StreamKey{Src: p.Src, Dst: p.Dst, SSRC: h.SSRC}
-	if s := e.streams[k]; s != nil {
-		s.update(h, p.Time)
-		return s, false
+	d := digest(&k)
+	head := e.streams[d]
+	for s := head; s != nil; s = s.next {
+		if s.key == k {
+			s.update(h, p.Time)
+			return s, false
+		}
 	}
 	s := newStream(k, h, p.Time, &e.cfg)
-	e.streams[k] = s
+	s.next = head
+	e.streams[d] = s
+	e.count++
 	return s, true
 }
 
+func digest(k *StreamKey) uint64 {
+	return uint64(k.SSRC)<<32 | uint64(k.Src.Port())<<16 | uint64(k.Dst.Port())
+}
+
 // Stream returns the stream with key k, or nil.
-func (e *Engine) Stream(k StreamKey) *Stream { return e.streams[k] }
+func (e *Engine) Stream(k StreamKey) *Stream {
+	for s := e.streams[digest(&k)]; s != nil; s = s.next {
+		if s.key == k {
+			return s
+		}
+	}
+	return nil
+}
 
 // Remove forgets a stream and what RTCP said about its SSRC, once its call has been reported.
 func (e *Engine) Remove(k StreamKey) {
-	delete(e.streams, k)
+	d := digest(&k)
+	var prev *Stream
+	for s := e.streams[d]; s != nil; prev, s = s, s.next {
+		if s.key != k {
+			continue
+		}
+		switch {
+		case prev != nil:
+			prev.next = s.next
+		case s.next != nil:
+			e.streams[d] = s.next
+		default:
+			delete(e.streams, d)
+		}
+		e.count--
+		break
+	}
 	delete(e.reports, k.SSRC)
 	delete(e.senders, k.SSRC)
 }
@@ -101,4 +138,4 @@ func (e *Engine) Remove(k StreamKey) {
 func (e *Engine) Counters() Counters { return e.counters }
 
 // Streams returns how many streams the engine holds.
-func (e *Engine) Streams() int { return len(e.streams) }
+func (e *Engine) Streams() int { return e.count }

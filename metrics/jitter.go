@@ -33,11 +33,11 @@ func (s *jitter) update(arrival int64, ts uint32, clockHz float64, regular bool)
 	}
 	if clockHz > 0 {
 		// The timestamp difference is signed 32-bit: a wrap or a step back stays small.
-		d := float64(arrival-s.lastArr)/1e9 - float64(int32(ts-s.lastTS))/clockHz
+		d := float64(arrival-s.lastArr)*1e-9 - float64(int32(ts-s.lastTS))/clockHz
 		if d < 0 {
 			d = -d
 		}
-		s.j += (d - s.j) / 16
+		s.j += (d - s.j) * (1.0 / 16)
 		if regular {
 			k := float64(s.packets - 1)
 			s.mean = (s.mean*(k-1) + s.j) / k

@@ -46,6 +46,8 @@ type Stream struct {
 	// per-packet path finds it without a map lookup.
 	Tag uint32
 
+	next *Stream // next stream with the same digest in the engine's table
+
 	dups [dupSlots]dupEntry
 }
 
