@@ -49,7 +49,7 @@ type Counters struct {
 
 // Engine holds every stream of one capture source. It belongs to that source's goroutine.
 type Engine struct {
-	cfg      Config
+	cfg Config
 	// streams is keyed by a 64-bit digest (SSRC and both ports) because hashing two
 	// netip.AddrPorts per packet cost more than the rest of the update; streams whose digests
 	// collide (same SSRC and ports, other addresses) are chained through Stream.next.
