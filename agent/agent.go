@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -59,12 +60,17 @@ func New(cfg Config, log *zap.Logger, emit func(*Finished) error) (*Agent, error
 const sweepEvery = int64(time.Second)
 
 // ReplayFile reads one capture file to its end (or until ctx is done), emitting each call as it
-// ends. Calls still open at the end of the file, or at cancellation, are finished and emitted:
-// nothing measured is dropped.
+// ends. Calls still open at the end of the file, at a corrupt record, or at cancellation are
+// finished and emitted: nothing measured is dropped.
 func (a *Agent) ReplayFile(ctx context.Context, name string) error {
+	path, cleanup, err := replayable(name, len(a.local) == 0)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	loc := newLocalizer(a.local)
 	if len(a.local) == 0 {
-		pairs, err := guessLocal(name)
+		pairs, err := guessLocal(path)
 		if err != nil {
 			return err
 		}
@@ -74,7 +80,7 @@ func (a *Agent) ReplayFile(ctx context.Context, name string) error {
 				zap.String("file", name), zap.Stringer("local", v), zap.Stringer("remote", other(k, v)))
 		}
 	}
-	src, err := capture.OpenFile(name)
+	src, err := capture.OpenFile(path)
 	if err != nil {
 		return err
 	}
@@ -102,14 +108,70 @@ func (a *Agent) ReplayFile(ctx context.Context, name string) error {
 		r.packet(&p)
 	}
 	r.endAll()
-	st := src.Stats()
+	a.logReplay(name, src.Stats(), r, loc)
+	return readErr
+}
+
+// logReplay reports what a file held, and warns about what an operator should know: a file cut
+// short, frames the decoder could not read, no call found, configured addresses never seen.
+func (a *Agent) logReplay(name string, st capture.Stats, r *run, loc *localizer) {
 	c := r.engine.Counters()
 	a.log.Info("capture replayed", zap.String("file", name), zap.Uint64("frames", st.Frames),
 		zap.Uint64("udp", st.UDP), zap.Uint64("not_udp", st.NotUDP), zap.Uint64("fragments", st.Fragments),
-		zap.Uint64("malformed", st.Malformed+c.MalformedRTP+c.RTCPErrors), zap.Uint64("rtp", c.RTP),
-		zap.Uint64("rtcp", c.RTCP), zap.Uint64("srtcp", c.SRTCP), zap.Uint64("rtt_samples", c.RTTSamples),
-		zap.Uint64("rtt_skipped", c.RTTSkipped), zap.Int("calls", r.calls))
-	return readErr
+		zap.Uint64("malformed", st.Malformed+c.MalformedRTP+c.RTCPErrors), zap.Uint64("unsupported_link_type", st.LinkType),
+		zap.Uint64("rtp", c.RTP), zap.Uint64("rtcp", c.RTCP), zap.Uint64("srtcp", c.SRTCP),
+		zap.Uint64("rtt_samples", c.RTTSamples), zap.Uint64("rtt_skipped", c.RTTSkipped), zap.Int("calls", r.calls))
+	if st.Truncated {
+		a.log.Warn("capture file ends inside a packet record (cut short while being written?); the frames before the cut were used",
+			zap.String("file", name), zap.Uint64("frames", st.Frames))
+	}
+	if st.LinkType > 0 {
+		a.log.Warn("frames of a link type the agent cannot decode were skipped", zap.String("file", name),
+			zap.Uint64("frames", st.LinkType))
+	}
+	if r.calls == 0 {
+		a.log.Warn("no RTP call found in the capture", zap.String("file", name), zap.Uint64("frames", st.Frames),
+			zap.Uint64("rtp", c.RTP))
+	}
+	if len(a.local) > 0 && !loc.seen && c.RTP > 0 {
+		a.log.Warn("none of the configured local addresses appears in the RTP of this capture; every stream is taken as inbound",
+			zap.String("file", name), zap.Stringers("local", a.local))
+	}
+}
+
+// replayable returns a path that can be read twice when the local address must be guessed
+// (a pipe or /dev/stdin cannot): such input is first copied to a temporary file.
+func replayable(name string, twice bool) (string, func(), error) {
+	info, err := os.Stat(name)
+	if err != nil {
+		return "", nil, fmt.Errorf("open capture: %w", err)
+	}
+	if info.IsDir() {
+		return "", nil, fmt.Errorf("open capture %s: is a directory, want a pcap or pcapng file", name)
+	}
+	if info.Mode().IsRegular() || !twice {
+		return name, func() {}, nil
+	}
+	in, err := os.Open(name)
+	if err != nil {
+		return "", nil, fmt.Errorf("open capture: %w", err)
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp("", "tdq-capture-*")
+	if err != nil {
+		return "", nil, fmt.Errorf("copy %s to a temporary file: %w", name, err)
+	}
+	cleanup := func() { os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		cleanup()
+		return "", nil, fmt.Errorf("copy %s to a temporary file: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return tmp.Name(), cleanup, nil
 }
 
 func other(k addrPair, v netip.Addr) netip.Addr {
@@ -243,7 +305,7 @@ func (a *Agent) logCall(f *Finished) {
 		zap.String("callChainId", f.Body.Quality.CallChainID),
 		zap.Bool("generated_ids", true),
 		zap.Time("start", f.Start),
-		zap.Duration("length", f.End.Sub(f.Start)),
+		zap.String("duration", f.End.Sub(f.Start).Round(time.Millisecond).String()),
 		zap.Int("channels", len(f.Channels)),
 	}
 	for _, ch := range f.Channels {

@@ -93,6 +93,28 @@ func (c *Config) validateAnalysis() error {
 	return errors.Join(errs...)
 }
 
+// CheckRuntime checks what the file alone cannot show, changing nothing: capture files exist and
+// are files, the log file's folder exists, the uploader's folders and secret are reachable.
+func (c *Config) CheckRuntime() error {
+	var errs []error
+	for i, f := range c.Capture.Files {
+		info, err := os.Stat(f)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("capture.files[%d]: %w", i, err))
+		case info.IsDir():
+			errs = append(errs, fmt.Errorf("capture.files[%d]: %s is a directory, want a pcap or pcapng file", i, f))
+		}
+	}
+	if c.Log.File != "" {
+		if info, err := os.Stat(filepath.Dir(c.Log.File)); err != nil || !info.IsDir() {
+			errs = append(errs, fmt.Errorf("log.file: the folder of %s does not exist", c.Log.File))
+		}
+	}
+	errs = append(errs, c.Uploader.CheckRuntime())
+	return errors.Join(errs...)
+}
+
 // LoadConfig reads a config file over the defaults, rejects unknown keys and bad values, and
 // reports each problem as "FILE:LINE: key: what was expected". Relative paths in the file are
 // taken relative to the file's folder, so the config means the same from any working directory.
@@ -114,12 +136,12 @@ func load(path string, validate func(*Config) error) (Config, error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return cfg, fmt.Errorf("%s", withFile(path, err.Error()))
+		return cfg, errors.New(withFile(path, err.Error(), nil))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && err != io.EOF { // EOF: an empty file, all defaults
-		return cfg, fmt.Errorf("%s", withFile(path, err.Error()))
+		return cfg, errors.New(withFile(path, err.Error(), &root))
 	}
 	if err := validate(&cfg); err != nil {
 		return cfg, locate(path, &root, err)
@@ -144,16 +166,105 @@ func (c *Config) resolvePaths(dir string) {
 	c.Log.File = abs(c.Log.File)
 }
 
-var yamlLine = regexp.MustCompile(`(?m)^\s*(?:yaml: )?line (\d+): `)
-
-// withFile rewrites yaml.v3's "line N: ..." messages as "FILE:N: ...".
-func withFile(path, msg string) string {
-	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
-	msg = yamlLine.ReplaceAllString(msg, path+":$1: ")
-	if !strings.HasPrefix(msg, path) {
-		msg = path + ": " + msg
+var (
+	yamlLine    = regexp.MustCompile(`^\s*(?:yaml: )?line (\d+): (.*)$`)
+	unknownKey  = regexp.MustCompile(`^field (\S+) not found in type`)
+	wrongType   = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
+	expectedFor = map[string]string{
+		"time.Duration": `a duration such as "30s" or "500ms"`,
+		"uint8":         "a whole number from 0 to 255",
+		"uint16":        "a whole number from 0 to 65535",
+		"uint32":        "a whole number",
+		"int":           "a whole number",
+		"float64":       "a number",
+		"string":        "a string",
+		"bool":          "true or false",
+		"[]string":      "a list",
 	}
-	return msg
+)
+
+// withFile rewrites yaml.v3's "line N: ..." messages as "FILE:N: key: what was wrong, what was
+// expected", naming the key at that line when root is given.
+func withFile(path, msg string, root *yaml.Node) string {
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		m := yamlLine.FindStringSubmatch(line)
+		if m == nil {
+			out = append(out, path+": "+strings.TrimPrefix(strings.TrimSpace(line), "yaml: "))
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		text := m[2]
+		key := keyAtLine(root, n)
+		if u := unknownKey.FindStringSubmatch(text); u != nil {
+			parent := key[:max(0, strings.LastIndex(key, "."))]
+			if parent == "" {
+				text = fmt.Sprintf("unknown key %q at the top level (configs/agent.yaml lists every key)", u[1])
+			} else {
+				text = fmt.Sprintf("unknown key %q in %s (configs/agent.yaml lists every key)", u[1], parent)
+			}
+		} else if w := wrongType.FindStringSubmatch(text); w != nil {
+			want := expectedFor[w[2]]
+			if want == "" {
+				want = strings.TrimPrefix(w[2], "map")
+				if strings.HasPrefix(w[2], "map[") {
+					want = "a mapping"
+				}
+			}
+			text = fmt.Sprintf("%q is not valid here, want %s", w[1], want)
+			if key != "" {
+				text = key + ": " + text
+			}
+		}
+		out = append(out, path+":"+m[1]+": "+text)
+	}
+	return strings.Join(out, "\n")
+}
+
+// keyAtLine returns the dotted path of the key written on a line ("call.idle_timeout"), or of
+// the mapping entry a list item or value on that line belongs to.
+func keyAtLine(root *yaml.Node, line int) string {
+	if root == nil {
+		return ""
+	}
+	var walk func(n *yaml.Node, path string) string
+	walk = func(n *yaml.Node, path string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if p := walk(c, path); p != "" {
+					return p
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if k.Line == line {
+					return p
+				}
+				if found := walk(v, p); found != "" {
+					return found
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if c.Line == line && c.Kind == yaml.ScalarNode {
+					return p
+				}
+				if found := walk(c, p); found != "" {
+					return found
+				}
+			}
+		}
+		return ""
+	}
+	return walk(root, "")
 }
 
 // locate prefixes each validation error with the file and the line of the key it names.

@@ -15,8 +15,12 @@ func TestLoadConfigErrors(t *testing.T) {
 		yaml string
 		want []string // each must appear in the error
 	}{
-		{"unknown key", "call:\n  idle_timout: 30s\n", []string{"F:2: field idle_timout not found"}},
-		{"wrong type", "call:\n  idle_timeout: soon\n", []string{"F:2: ", "time.Duration"}},
+		{"unknown key", "call:\n  idle_timout: 30s\n", []string{`F:2: unknown key "idle_timout" in call`}},
+		{"unknown top-level key", "calls:\n  idle_timeout: 30s\n", []string{`F:1: unknown key "calls" at the top level`}},
+		{"wrong type", "call:\n  idle_timeout: soon\n", []string{`F:2: call.idle_timeout: "soon" is not valid here, want a duration such as "30s"`}},
+		{"bare number for a duration", "metrics:\n  window: 5\n", []string{`F:2: metrics.window: "5" is not valid here, want a duration`}},
+		{"payload type out of range", "metrics:\n  clock_rates:\n    300: 48000\n", []string{`F:3: metrics.clock_rates.300: "300" is not valid here, want a whole number from 0 to 255`}},
+		{"scalar for a list", "capture:\n  files: one.pcap\n", []string{`F:2: capture.files: "one.pcap" is not valid here, want a list`}},
 		{"out of range, with its line", "device:\n  name: x\ncall:\n  idle_timeout: 10ms\n", []string{"F:4: call.idle_timeout: 10ms is out of range, want a duration from 1s to 24h"}},
 		{"several problems at once", "log:\n  level: loud\n  format: xml\nmetrics:\n  window: 1ms\n", []string{
 			"F:2: log.level: \"loud\" is not a level",
@@ -77,5 +81,37 @@ func TestAnalysisConfigIgnoresUploader(t *testing.T) {
 	}
 	if cfg.Call.IdleTimeout.Seconds() != 45 {
 		t.Errorf("idle_timeout = %v, want 45s", cfg.Call.IdleTimeout)
+	}
+}
+
+// TestCheckRuntime: what the file alone cannot show is checked before the agent starts, and
+// config check reports it: a missing or directory capture file, a spool under a regular file,
+// an unset secret variable.
+func TestCheckRuntime(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, []byte("x"), 0o600)
+	t.Setenv("TDQ_TEST_UNSET_SECRET", "")
+	yaml := "capture:\n  files: [missing.pcap, " + dir + "]\nuploader:\n  spool_dir: " + plain + "/spool\n" +
+		"  graph:\n    tenant_id: t\n    client_id: c\n    client_secret_env: TDQ_TEST_UNSET_SECRET\n"
+	path := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(path, []byte(yaml), 0o600)
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatalf("the file itself is valid: %v", err)
+	}
+	err = cfg.CheckRuntime()
+	if err == nil {
+		t.Fatal("CheckRuntime accepted missing files, a spool under a file and an unset secret")
+	}
+	for _, want := range []string{
+		"capture.files[0]: stat " + filepath.Join(dir, "missing.pcap") + ": no such file",
+		"capture.files[1]: " + dir + " is a directory",
+		"uploader.spool_dir: \"" + plain + "/spool\" cannot be created: \"" + plain + "\" is not a directory",
+		`uploader.graph.client_secret_env: environment variable "TDQ_TEST_UNSET_SECRET" is empty or unset`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }

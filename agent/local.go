@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"io"
 	"net/netip"
 
 	"github.com/tdq-agent/tdq-agent/capture"
@@ -12,6 +11,7 @@ import (
 type localizer struct {
 	addrs map[netip.Addr]bool
 	pairs map[addrPair]netip.Addr
+	seen  bool // a configured address took part in a stream
 }
 
 type addrPair struct{ a, b netip.Addr } // a < b
@@ -34,6 +34,7 @@ func newLocalizer(addrs []netip.Addr) *localizer {
 // srcIsLocal reports whether src is the device's end of a src -> dst packet.
 func (l *localizer) srcIsLocal(src, dst netip.Addr) bool {
 	s, d := l.addrs[src], l.addrs[dst]
+	l.seen = l.seen || s || d
 	if s != d {
 		return s
 	}
@@ -48,8 +49,8 @@ func (l *localizer) srcIsLocal(src, dst netip.Addr) bool {
 // First the capture's own evidence: a host captures its outgoing datagrams before the NIC fills
 // in the UDP checksum, so the side whose checksums are all wrong, facing a side whose checksums
 // are right, is the capturing device. Then DESIGN §3's rule, extended to captures of several
-// devices: the address that takes part in more RTP pairs (the one common to all, in a capture of
-// one device). A tie goes to the private address; then, where RTP flows both ways, to the first
+// devices and to the capture's other traffic: the address with more UDP peers (the device, in a
+// capture taken on it, talks to its signalling server and to every media peer). A tie goes to the private address; then, where RTP flows both ways, to the first
 // sender (a capture taken on the device usually starts with its own packets; the lab captures
 // do), and where it flows one way, to the receiver, so that its quality is measured as inbound.
 func guessLocal(name string) (map[addrPair]netip.Addr, error) {
@@ -68,15 +69,14 @@ func guessLocal(name string) (map[addrPair]netip.Addr, error) {
 	}
 	pairs := make(map[addrPair]*pairInfo)
 	var order []addrPair
+	peers := make(map[addrPair]bool) // every UDP address pair, media or not (SIP, DNS, ...)
 	var p capture.Packet
 	for {
-		err := src.Next(&p)
-		if err == io.EOF {
+		if err := src.Next(&p); err != nil {
+			// At a corrupt record, guess from what was read; the replay reports the error.
 			break
 		}
-		if err != nil {
-			return nil, err
-		}
+		peers[makePair(p.Src.Addr(), p.Dst.Addr())] = true
 		if p.Kind != capture.KindRTP {
 			continue
 		}
@@ -96,11 +96,10 @@ func guessLocal(name string) (map[addrPair]netip.Addr, error) {
 			pi.good[p.Src.Addr()]++
 		}
 	}
+	// The capturing host is in every frame; its peers are many (signalling server, DNS, each
+	// media peer), while a media peer usually talks only to it.
 	degree := make(map[netip.Addr]int)
-	for _, k := range order {
-		if pairs[k].packets < 2 { // a lone packet is more likely a misclassified datagram
-			continue
-		}
+	for k := range peers {
 		degree[k.a]++
 		degree[k.b]++
 	}

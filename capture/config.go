@@ -20,8 +20,8 @@ type Config struct {
 // Validate reports every problem with the section, naming the keys.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.ReplaySpeed < 0 || c.ReplaySpeed > 1000 {
-		errs = append(errs, fmt.Errorf("capture.replay_speed: %g is out of range, want 0 (as fast as possible) or a factor up to 1000", c.ReplaySpeed))
+	if c.ReplaySpeed != 0 && (c.ReplaySpeed < 0.01 || c.ReplaySpeed > 1000) {
+		errs = append(errs, fmt.Errorf("capture.replay_speed: %g is out of range, want 0 (as fast as possible) or a factor from 0.01 to 1000", c.ReplaySpeed))
 	}
 	for i, f := range c.Files {
 		if f == "" {

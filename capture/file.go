@@ -76,25 +76,26 @@ func newFileSource(name string, f *os.File) (*FileSource, error) {
 // Name is the file's path as given.
 func (s *FileSource) Name() string { return s.name }
 
-// Next implements Source. A file cut short in its last record ends the source with io.EOF and
-// is counted as malformed: whatever was captured before the cut is still good.
+// Next implements Source. A file cut short in its last record (a capture copied while being
+// written, or a full disk) ends the source with io.EOF and sets Stats.Truncated: whatever was
+// captured before the cut is still good.
 func (s *FileSource) Next(p *Packet) error {
 	for {
 		data, ci, err := s.read()
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				s.stats.Malformed++
+				s.stats.Truncated = true
 				return io.EOF
 			}
 			if err == io.EOF {
 				if ci.CaptureLength > 0 {
 					// A record header and none of its frame: io.ReadFull calls a read of
 					// zero bytes io.EOF, but the file was cut inside the record.
-					s.stats.Malformed++
+					s.stats.Truncated = true
 				}
 				return io.EOF
 			}
-			return fmt.Errorf("read %s after frame %d: %w", s.name, s.stats.Frames, err)
+			return fmt.Errorf("read %s: the record after frame %d is corrupt, the rest of the file cannot be read (the frames before it were used): %w", s.name, s.stats.Frames, err)
 		}
 		s.stats.Frames++
 		s.frame, s.ltype = data, s.link(ci.InterfaceIndex)

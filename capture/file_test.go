@@ -298,8 +298,8 @@ func TestFileTruncated(t *testing.T) {
 			if err != io.EOF {
 				t.Errorf("end: %v, want io.EOF", err)
 			}
-			if len(pkts) != tc.packets || st.Malformed != tc.malformed {
-				t.Errorf("%d packets, %d malformed; want %d, %d", len(pkts), st.Malformed, tc.packets, tc.malformed)
+			if len(pkts) != tc.packets || st.Truncated != (tc.malformed == 1) || st.Malformed != 0 {
+				t.Errorf("%d packets, truncated %v, %d malformed; want %d, truncated %v, 0", len(pkts), st.Truncated, st.Malformed, tc.packets, tc.malformed == 1)
 			}
 		})
 	}

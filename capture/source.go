@@ -18,6 +18,7 @@ type Stats struct {
 	Fragments uint64 // IP fragments (not reassembled yet)
 	Malformed uint64 // truncated or inconsistent headers
 	LinkType  uint64 // frames of a link type the decoder does not know
+	Truncated bool   // the file ends inside a packet record
 }
 
 func (s *Stats) count(err error) {

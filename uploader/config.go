@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -103,6 +105,8 @@ func (g *GraphConfig) validate(prefix string) []error {
 	var errs []error
 	if err := checkEndpoint(g.BaseURL); err != nil {
 		errs = append(errs, fmt.Errorf("%sbase_url: %w", prefix, err))
+	} else if u, _ := url.Parse(g.BaseURL); strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("%sbase_url: %q has a path; want only the scheme and host, e.g. https://graph.microsoft.com (the version goes in version)", prefix, g.BaseURL))
 	}
 	if g.Version != "v1.0" && g.Version != "beta" {
 		errs = append(errs, fmt.Errorf(`%sversion: %q is not "v1.0" or "beta"`, prefix, g.Version))
@@ -173,6 +177,46 @@ func countSet(vals ...string) int {
 		}
 	}
 	return n
+}
+
+// CheckRuntime checks what Validate cannot see in the file alone, without changing anything:
+// that the client secret can be read now, and that the spool and outbox folders are folders or
+// can be created under one. `config check` runs it, and so does the agent before it starts.
+func (c *Config) CheckRuntime() error {
+	var errs []error
+	if err := checkDir("uploader.spool_dir", c.SpoolDir); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.Sink {
+	case SinkOutbox:
+		if err := checkDir("uploader.outbox_dir", c.OutboxDir); err != nil {
+			errs = append(errs, err)
+		}
+	case SinkGraph:
+		if _, err := c.Graph.secret(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkDir accepts an existing directory, or a path whose nearest existing ancestor is one.
+func checkDir(key, dir string) error {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		switch {
+		case err == nil && info.IsDir():
+			return nil
+		case err == nil:
+			return fmt.Errorf("%s: %q cannot be created: %q is not a directory", key, dir, p)
+		case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			// ENOTDIR: a path component is a file; walking up reports which.
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		if filepath.Dir(p) == p {
+			return fmt.Errorf("%s: no existing parent folder for %q", key, dir)
+		}
+	}
 }
 
 // tokenEndpoint fills the tenant into TokenURL, falling back to the public cloud's template.

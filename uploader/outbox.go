@@ -46,7 +46,8 @@ func NewOutboxSink(dir string) (Sink, error) {
 
 // Send writes body as is. Every failure is retryable: a full or read-only disk may recover.
 func (o *outboxSink) Send(ctx context.Context, body []byte) error {
-	name := sendInfoFrom(ctx).ID
+	info := sendInfoFrom(ctx)
+	name := info.ID
 	if name == "" {
 		var r [4]byte
 		_, _ = rand.Read(r[:])
@@ -55,5 +56,6 @@ func (o *outboxSink) Send(ctx context.Context, body []byte) error {
 	if err := writeDurable(filepath.Join(o.dir, outboxTmp), o.dir, name+".json", body); err != nil {
 		return &RetryableError{Err: fmt.Errorf("write outbox file: %w", err)}
 	}
+	info.File = filepath.Join(o.dir, name+".json")
 	return nil
 }

@@ -55,7 +55,7 @@ func TestSecretsStayOutOfLogsErrorsAndFiles(t *testing.T) {
 	u.sendDue(context.Background()) // token refused: retry
 	tok.refuse = 0
 
-	// 401 → refresh → 400 (dead letter), then 503 (retry), then 200.
+	// 401 → refresh → 400 (dead letter), then 503 (retry), then 200, then the retry: 200.
 	mustEnqueue(t, u, `{"quality":2}`)
 	mustEnqueue(t, u, `{"quality":3}`)
 	clk.Advance(time.Hour)
@@ -63,7 +63,7 @@ func TestSecretsStayOutOfLogsErrorsAndFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := u.Stats()
-	if st.DeadLettered != 1 || st.Retried != 2 || st.Uploaded != 1 {
+	if st.DeadLettered != 1 || st.Retried != 2 || st.Uploaded != 2 { // Flush retries the 503 within flush_timeout
 		t.Fatalf("paths not all taken: %+v\n%s", st, buf)
 	}
 	for _, r := range graph.requests() {

@@ -34,6 +34,7 @@ type sendInfo struct {
 	ID        string // spool id of the record being sent
 	Status    int    // status of the accepting response
 	RequestID string // Graph request-id of the accepting response
+	File      string // where the outbox sink wrote the body
 }
 
 type sendInfoKey struct{}

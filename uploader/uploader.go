@@ -31,19 +31,25 @@ type Option func(*Uploader)
 // WithClock replaces time.Now for scheduling and record timestamps.
 func WithClock(now func() time.Time) Option { return func(u *Uploader) { u.now = now } }
 
+// WithSleep replaces the real wait Flush does between attempts, so tests using WithClock can
+// move their clock instead of sleeping.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(u *Uploader) { u.sleep = sleep }
+}
+
 // WithJitter replaces the random source of the backoff jitter; rnd returns values in [0, 1).
 func WithJitter(rnd func() float64) Option { return func(u *Uploader) { u.backoff.rand = rnd } }
 
 // Stats are counters since New plus two gauges, for the agent's periodic log line.
 type Stats struct {
-	Spooled      uint64 // records written to the spool
-	Uploaded     uint64 // records the sink accepted (and that were deleted)
-	Retried      uint64 // failed attempts rescheduled for later
-	DeadLettered uint64 // records moved to deadletter/
-	Corrupt      uint64 // spool files moved to corrupt/
-	Dropped      uint64 // records lost because the disk failed and the in-memory list was full
-	Pending      int    // records in the spool now
-	Held         int    // records in memory waiting for the disk
+	Spooled      uint64 `json:"spooled"`       // records written to the spool
+	Uploaded     uint64 `json:"uploaded"`      // records the sink accepted (and that were deleted)
+	Retried      uint64 `json:"retried"`       // failed attempts rescheduled for later
+	DeadLettered uint64 `json:"dead_lettered"` // records moved to deadletter/
+	Corrupt      uint64 `json:"corrupt"`       // spool files moved to corrupt/
+	Dropped      uint64 `json:"dropped"`       // records lost because the disk failed and the in-memory list was full
+	Pending      int    `json:"pending"`       // records in the spool now
+	Held         int    `json:"held"`          // records in memory waiting for the disk
 }
 
 // Uploader moves records from Enqueue through the spool to the sink.
@@ -53,6 +59,7 @@ type Uploader struct {
 	spool   *Spool
 	log     *zap.Logger
 	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
 	backoff backoff
 	wake    chan struct{} // capacity 1: a pending wake-up is enough, more would be redundant
 
@@ -85,6 +92,7 @@ func New(cfg Config, sink Sink, log *zap.Logger, opts ...Option) (*Uploader, err
 		sink:    sink,
 		log:     log.With(zap.String("component", "uploader")),
 		now:     time.Now,
+		sleep:   sleepReal,
 		backoff: backoff{min: cfg.RetryMin, max: cfg.RetryMax, rand: rand.Float64},
 		wake:    make(chan struct{}, 1),
 	}
@@ -191,34 +199,59 @@ func (u *Uploader) sendDue(ctx context.Context) time.Duration {
 	return 0
 }
 
-// Flush makes one pass over the spool for a caller about to exit, e.g. at the end of a file
-// replay. It first moves held records to disk if it can. Then it sends, oldest first and one at a
-// time, each pending record that is due now (never attempted, whatever its NextAttempt; or whose
-// NextAttempt has come), each at most once, and applies the outcome exactly as Run does: accepted
-// records are deleted, rejected ones dead-lettered, failed ones rescheduled. Records that fail or
-// are not due stay in the spool for the next run. It returns nil when the pass is complete,
-// whatever the outcomes (Stats and the log tell them). It starts no further send once ctx is done
-// or cfg.FlushTimeout has passed, and then returns that context's error; a send already in flight
-// is finished, bounded by the sink's own timeout, so its outcome is recorded. Flush may run while
-// Run runs; they take turns sending.
+// Flush delivers what it can for a caller about to exit, e.g. at the end of a file replay. It
+// moves held records to disk if it can, sends every due record oldest first (one never attempted
+// is due whatever its NextAttempt), then waits for the next record to come due and tries again,
+// until the spool is empty, ctx ends or cfg.FlushTimeout has passed (on the uploader's clock).
+// Outcomes are applied exactly as Run applies them: accepted records are deleted, rejected ones
+// dead-lettered, failed ones rescheduled with backoff. It returns nil once nothing is pending,
+// else an error saying how many records stay spooled for the next run. A send in flight when
+// time runs out is finished, bounded by the sink's own timeout, so its outcome is recorded.
+// Flush may run while Run runs; they take turns sending.
 func (u *Uploader) Flush(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.FlushTimeout)
 	defer cancel()
-	u.spoolHeld()
-	tried := map[string]bool{}
+	deadline := u.now().Add(u.cfg.FlushTimeout)
 	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("flush spool: %w", err)
+		u.spoolHeld()
+		if ctx.Err() == nil && u.now().Before(deadline) {
+			u.sendDue(ctx)
 		}
-		u.sendMu.Lock()
-		e, _, ok := u.nextDue(u.now(), tried)
-		if !ok {
-			u.sendMu.Unlock()
+		left := u.spool.len() + u.heldLen()
+		if left == 0 {
 			return nil
 		}
-		tried[e.ID] = true
-		u.send(ctx, e)
-		u.sendMu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("flush spool: %d records left for the next run: %w", left, err)
+		}
+		_, wait, _ := u.nextDue(u.now(), nil)
+		if rest := deadline.Sub(u.now()); wait > rest {
+			if rest <= 0 {
+				return fmt.Errorf("flush spool: %d records left for the next run: flush_timeout %s passed", left, u.cfg.FlushTimeout)
+			}
+			wait = rest
+		}
+		if err := u.sleep(ctx, wait); err != nil {
+			return fmt.Errorf("flush spool: %d records left for the next run: %w", left, err)
+		}
+	}
+}
+
+func (u *Uploader) heldLen() int {
+	u.heldMu.Lock()
+	defer u.heldMu.Unlock()
+	return len(u.held)
+}
+
+// sleepReal waits for d or until ctx ends.
+func sleepReal(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -249,8 +282,13 @@ func (u *Uploader) send(ctx context.Context, e Entry) {
 			u.log.Error("accepted record could not be deleted from the spool; it may be sent again after a restart",
 				zap.String("id", e.ID), zap.Error(derr))
 		}
-		u.log.Info("record uploaded", zap.String("id", e.ID), zap.Int("status", info.Status),
-			zap.String("request_id", info.RequestID), zap.Int("attempt", e.Attempts))
+		if info.File != "" {
+			u.log.Info("record uploaded", zap.String("id", e.ID), zap.String("outbox_file", info.File),
+				zap.Int("attempt", e.Attempts))
+		} else {
+			u.log.Info("record uploaded", zap.String("id", e.ID), zap.Int("status", info.Status),
+				zap.String("request_id", info.RequestID), zap.Int("attempt", e.Attempts))
+		}
 		return
 	}
 	if pe, ok := errors.AsType[*PermanentError](err); ok {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +64,11 @@ func testConfig(dir string) Config {
 
 func newTestUploader(t *testing.T, dir string, sink Sink, clk *fakeClock, log *zap.Logger) *Uploader {
 	t.Helper()
-	u, err := New(testConfig(dir), sink, log, WithClock(clk.Now), WithJitter(func() float64 { return 0.5 }))
+	u, err := New(testConfig(dir), sink, log, WithClock(clk.Now), WithJitter(func() float64 { return 0.5 }),
+		WithSleep(func(ctx context.Context, d time.Duration) error {
+			clk.Advance(d)
+			return ctx.Err()
+		}))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -268,16 +273,28 @@ func TestUploaderFlush(t *testing.T) {
 	clk.Advance(-time.Hour)
 	mustEnqueue(t, u, `{"quality":"c"}`)
 
-	if err := u.Flush(context.Background()); err != nil {
-		t.Fatalf("Flush: %v", err)
+	// b keeps failing: Flush retries it at its backoff times until flush_timeout (30 s on the
+	// test clock) has passed, then says what it left behind.
+	start := clk.Now()
+	err := u.Flush(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "2 records left") {
+		t.Fatalf("Flush = %v, want an error saying 2 records are left", err)
 	}
 	var order []string
 	for _, c := range sink.called() {
 		order = append(order, c.body)
+		if c.at.Sub(start) > testConfig(dir).FlushTimeout {
+			t.Errorf("%s sent %s after the flush began, past flush_timeout", c.body, c.at.Sub(start))
+		}
 	}
 	want := []string{`{"quality":"a"}`, `{"quality":"b"}`, `{"quality":"e"}`, `{"quality":"c"}`}
-	if !slices.Equal(order, want) {
-		t.Errorf("Flush sent %v, want %v (oldest first, each once, d skipped)", order, want)
+	if len(order) < 5 || !slices.Equal(order[:4], want) {
+		t.Fatalf("Flush sent %v, want %v first (oldest first, d not due) and then b again", order, want)
+	}
+	for _, b := range order[4:] {
+		if b != `{"quality":"b"}` {
+			t.Errorf("after the first pass Flush sent %s, want only b's retries", b)
+		}
 	}
 	var left []string
 	for _, e := range openTestSpool(t, dir, nil).Pending() {
@@ -294,8 +311,37 @@ func TestUploaderFlush(t *testing.T) {
 	if err := u.Flush(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Flush with a cancelled context = %v, want context.Canceled", err)
 	}
-	if n := len(sink.called()); n != 4 {
-		t.Errorf("sink called %d times, want still 4", n)
+	if n := len(sink.called()); n != len(order) {
+		t.Errorf("sink called %d times, want still %d", n, len(order))
+	}
+}
+
+// TestUploaderFlushRetriesUntilDelivered: a record that fails once is retried at its backoff
+// time within flush_timeout, and Flush then reports an empty spool.
+func TestUploaderFlushRetriesUntilDelivered(t *testing.T) {
+	clk := newFakeClock()
+	sink := newFakeSink(clk, func(n int, _ string) error {
+		if n == 1 {
+			return &RetryableError{Status: 503, Err: errors.New("unavailable")}
+		}
+		return nil
+	})
+	u := newTestUploader(t, t.TempDir(), sink, clk, nil)
+	mustEnqueue(t, u, `{"quality":"x"}`)
+	start := clk.Now()
+	if err := u.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush = %v, want nil once the retry succeeded", err)
+	}
+	calls := sink.called()
+	if len(calls) != 2 {
+		t.Fatalf("sink called %d times, want 2", len(calls))
+	}
+	// Backoff after the first failure with the jitter fixed at 0.5: 7.5 s (TestBackoffDelay).
+	if got := calls[1].at.Sub(start); got != 7500*time.Millisecond {
+		t.Errorf("retry after %s, want 7.5s", got)
+	}
+	if st := u.Stats(); st.Pending != 0 || st.Uploaded != 1 {
+		t.Errorf("Stats = %+v", st)
 	}
 }
 

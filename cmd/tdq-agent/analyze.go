@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,16 +21,16 @@ func analyzeCmd(args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: tdq-agent analyze [--local IP] [--config FILE] [-v] FILE...")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	files, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		fs.Usage()
-		return errors.New("analyze: no capture file given")
+		return usageError{"analyze: no capture file given"}
 	}
 	cfg := agent.DefaultConfig()
 	if *configPath != "" {
-		var err error
 		if cfg, err = agent.LoadAnalysisConfig(*configPath); err != nil {
 			return err
 		}
@@ -64,14 +63,14 @@ func analyzeCmd(args []string) error {
 		return err
 	}
 	var failed []string
-	for _, name := range fs.Args() {
+	for _, name := range files {
 		if err := a.ReplayFile(context.Background(), name); err != nil {
 			fmt.Fprintln(os.Stderr, "tdq-agent: analyze:", err)
 			failed = append(failed, name)
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("analyze: %d of %d files could not be read: %s", len(failed), fs.NArg(), strings.Join(failed, ", "))
+		return fmt.Errorf("analyze: %d of %d files could not be read: %s", len(failed), len(files), strings.Join(failed, ", "))
 	}
 	return nil
 }

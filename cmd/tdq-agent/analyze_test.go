@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,5 +94,41 @@ func TestAnalyzeBadInput(t *testing.T) {
 	}
 	if n := bytes.Count(stdout.Bytes(), []byte("\n")); n != 1 {
 		t.Errorf("the readable capture gave %d lines, want 1", n)
+	}
+}
+
+// TestExitCodes: 0 done (help included), 1 failed, 2 the command line was wrong; flags may follow
+// the file names.
+func TestExitCodes(t *testing.T) {
+	good := labCapture(t)
+	cases := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"help is not a failure", []string{"analyze", "-h"}, 0},
+		{"flags after the file", []string{"analyze", good, "--local", "10.20.0.10"}, 0},
+		{"unknown flag", []string{"analyze", "--bogus", good}, 2},
+		{"no file", []string{"analyze"}, 2},
+		{"unknown command", []string{"nonsense"}, 2},
+		{"run without config", []string{"run"}, 2},
+		{"run with a stray argument", []string{"run", "--config", "x.yaml", "extra"}, 2},
+		{"config check without file", []string{"config", "check"}, 2},
+		{"unreadable capture", []string{"analyze", t.TempDir()}, 1},
+		{"missing config", []string{"run", "--config", "/nonexistent/agent.yaml"}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := agentCmd(context.Background(), tc.args...).Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+		})
 	}
 }

@@ -35,11 +35,13 @@ func benchCmd(args []string) error {
 	keep := fs.String("keep", "", "write the generated capture here and keep it")
 	noTshark := fs.Bool("no-tshark", false, "do not time tshark even if it is installed")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the analysis to this file")
-	if err := fs.Parse(args); err != nil {
+	if rest, err := parseFlags(fs, args); err != nil {
 		return err
+	} else if len(rest) > 0 {
+		return usageError{fmt.Sprintf("bench: unexpected argument %q", rest[0])}
 	}
 	if *packets < 1000 || *streams < 1 || *loss < 0 || *loss >= 1 {
-		return errors.New("bench: want --packets >= 1000, --streams >= 1, 0 <= --loss < 1")
+		return usageError{"bench: want --packets >= 1000, --streams >= 1, 0 <= --loss < 1"}
 	}
 	path := *keep
 	if path == "" {

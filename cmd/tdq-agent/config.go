@@ -1,9 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -11,12 +11,15 @@ import (
 )
 
 func configCmd(args []string) error {
-	if len(args) != 2 || args[0] != "check" {
-		return errors.New("usage: tdq-agent config check FILE")
+	if len(args) != 2 || args[0] != "check" || strings.HasPrefix(args[1], "-") {
+		return usageError{"usage: tdq-agent config check FILE"}
 	}
 	cfg, err := agent.LoadConfig(args[1])
 	if err != nil {
 		return err
+	}
+	if err := cfg.CheckRuntime(); err != nil {
+		return fmt.Errorf("%s: the file is valid, but the agent could not start with it here:\n%w", args[1], err)
 	}
 	cfg.Uploader = cfg.Uploader.Redacted()
 	out, err := yaml.Marshal(cfg)

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -25,6 +27,7 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
+	// exit codes: 0 done, 1 failed, 2 the command line was wrong.
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "run":
@@ -38,6 +41,10 @@ func main() {
 	case "bench-run": // the child process of bench
 		err = benchRun(args)
 	case "version", "--version":
+		if len(args) > 0 {
+			err = usageError{"version takes no arguments"}
+			break
+		}
 		fmt.Println("tdq-agent", version)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
@@ -45,10 +52,23 @@ func main() {
 		fmt.Fprintf(os.Stderr, "tdq-agent: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	if err != nil {
+	var usage usageError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		// The flag package printed the usage: asking for help is not a failure.
+	case errors.As(err, &usage):
+		fmt.Fprintln(os.Stderr, "tdq-agent:", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "tdq-agent:", err)
 		os.Exit(1)
 	}
 }
+
+// usageError is a command line that cannot be run as given; it exits 2, like flag errors.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
 
 func userAgent() string { return "tdq-agent/" + version }

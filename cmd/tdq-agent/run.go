@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,15 +18,22 @@ import (
 func runCmd(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	configPath := fs.String("config", "", "config file (see configs/agent.yaml)")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(rest) > 0 {
+		return usageError{fmt.Sprintf("run: unexpected argument %q (capture files go in capture.files of the config)", rest[0])}
+	}
 	if *configPath == "" {
-		return errors.New("run: --config FILE is required (configs/agent.yaml documents every option)")
+		return usageError{"run: --config FILE is required (configs/agent.yaml documents every option)"}
 	}
 	cfg, err := agent.LoadConfig(*configPath)
 	if err != nil {
 		return err
+	}
+	if err := cfg.CheckRuntime(); err != nil {
+		return fmt.Errorf("%s: %w", *configPath, err)
 	}
 	log, err := agent.NewLogger(cfg.Log)
 	if err != nil {
@@ -50,16 +58,23 @@ func run(ctx context.Context, cfg agent.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("agent starting", zap.String("version", version), zap.String("sink", cfg.Uploader.Sink),
-		zap.String("spool", cfg.Uploader.SpoolDir), zap.Int("files", len(cfg.Capture.Files)))
+	fields := []zap.Field{zap.String("version", version), zap.String("sink", cfg.Uploader.Sink),
+		zap.String("spool", cfg.Uploader.SpoolDir), zap.Int("files", len(cfg.Capture.Files))}
+	if cfg.Uploader.Sink == uploader.SinkOutbox {
+		fields = append(fields, zap.String("outbox", cfg.Uploader.OutboxDir))
+	}
+	log.Info("agent starting", fields...)
 
+	// The upload loop has its own context: shutdown stops it after capture has ended and the
+	// last call is spooled, and waits for the request in flight.
 	upCtx, stopUpload := context.WithCancel(context.Background())
 	upDone := make(chan error, 1)
 	go func() { upDone <- up.Run(upCtx) }()
-	defer func() {
+	stop := func() {
 		stopUpload()
 		<-upDone
-	}()
+		log.Info("agent stopped", zap.Any("uploads", up.Stats()))
+	}
 
 	a, err := agent.New(cfg, log, func(f *agent.Finished) error { return up.Enqueue(f.JSON) })
 	if err != nil {
@@ -68,7 +83,7 @@ func run(ctx context.Context, cfg agent.Config, log *zap.Logger) error {
 	if len(cfg.Capture.Files) == 0 {
 		log.Warn("no capture source configured (capture.files is empty): uploading spooled records only")
 		<-ctx.Done()
-		log.Info("agent stopping", zap.Any("uploads", up.Stats()))
+		stop()
 		return nil
 	}
 	var failed error
@@ -82,12 +97,10 @@ func run(ctx context.Context, cfg agent.Config, log *zap.Logger) error {
 		}
 	}
 	if ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, cfg.Uploader.FlushTimeout)
-		if err := up.Flush(fctx); err != nil {
+		if err := up.Flush(ctx); err != nil {
 			log.Warn("records left in the spool for the next start", zap.Error(err))
 		}
-		cancel()
 	}
-	log.Info("agent stopping", zap.Any("uploads", up.Stats()))
+	stop()
 	return failed
 }
