@@ -12,11 +12,16 @@ type jitter struct {
 	n       uint64  // samples: regular packets from the second on
 	max     float64
 	packets uint64 // packets fed so far
+	jumps   uint64 // transit steps over maxTransitJump, left out
 }
 
+// maxTransitJump bounds |D|, the change of transit time between consecutive packets, in seconds.
+const maxTransitJump = 3.0
+
 // update feeds one packet. clockHz is its payload type's clock rate, 0 when unknown: such a
-// packet moves the reference point (its timestamp is in the same clock as its neighbours') but
-// cannot give a difference itself. regular says whether the resulting value is a sample for the
+// packet (an RFC 4733 event, typically) neither gives a difference nor becomes the reference,
+// because an event packet carries the timestamp of the event's start, older than its arrival
+// says; the next audio packet is measured against the last audio packet, as Wireshark does. regular says whether the resulting value is a sample for the
 // mean and maximum; Wireshark leaves out marker packets and comfort noise and the packet after
 // it, whose timestamps jump by design, and so do we so that the figures compare.
 //
@@ -26,16 +31,28 @@ type jitter struct {
 // the agent agrees with `tshark -z rtp,streams` on video and comfort-noise streams too.
 func (s *jitter) update(arrival int64, ts uint32, clockHz float64, regular bool) {
 	s.packets++
+	if clockHz <= 0 {
+		return
+	}
 	if !s.started {
 		s.started = true
 		s.lastArr, s.lastTS = arrival, ts
 		return
 	}
-	if clockHz > 0 {
+	{
 		// The timestamp difference is signed 32-bit: a wrap or a step back stays small.
 		d := float64(arrival-s.lastArr)*1e-9 - float64(int32(ts-s.lastTS))/clockHz
 		if d < 0 {
 			d = -d
+		}
+		if d > maxTransitJump {
+			// A timestamp restart, or a sender that paused without advancing its clock: not
+			// network jitter. Such a step would dominate the estimate for hundreds of packets
+			// (libwebrtc likewise ignores jumps of 450000 samples, 5 s of video). The reference
+			// moves on, so the next packet is measured against this one.
+			s.jumps++
+			s.lastArr, s.lastTS = arrival, ts
+			return
 		}
 		s.j += (d - s.j) * (1.0 / 16)
 		if regular {

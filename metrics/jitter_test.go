@@ -109,14 +109,15 @@ func TestJitterSkippedPackets(t *testing.T) {
 		j, mean, max float64
 		samples      uint64
 	}{
-		// Unknown clock moves the reference: P2 (clock unknown) arrives 10 ms late at 30 ms.
-		//   P2: no clock, no difference; reference becomes (30 ms, 160).
-		//   P3 at 40 ms, ts 320: D = (40 - 30) - 20 = -10 ms -> J = 0.010/16 = 0.000625.
-		//   (Measured from P1 instead it would be D = 40 - 40 = 0.)
-		// One sample; k = 2 packets before P3: mean = (0·1 + 0.000625)/2 = 0.0003125.
-		{"unknown clock moves the reference",
-			[]pk{on8k(0, 0), {30 * ms, 160, 0, true}, on8k(40*ms, 320)},
-			0.000625, 0.0003125, 0.000625, 1},
+		// Unknown clock (an RFC 4733 event with the event's start timestamp) is not a reference:
+		// P2 (clock unknown) arrives at 30 ms carrying ts 0, the event's start.
+		//   P2: no clock, no difference, the reference stays at P1 (0 ms, 0).
+		//   P3 at 40 ms, ts 320: D = (40 - 0) - 40 = 0 -> J = 0.
+		//   (Measured from P2 instead it would be D = (40 - 30) - 40 = -30 ms, J = 0.001875.)
+		// One sample; k = 2 packets before P3: mean = (0·1 + 0)/2 = 0.
+		{"unknown clock is not a reference",
+			[]pk{on8k(0, 0), {30 * ms, 0, 0, true}, on8k(40*ms, 320)},
+			0, 0, 0, 1},
 		// Marker packets feed J but are not samples:
 		//   P2 20 ms, ts 160: D = 0, J = 0, sample: k = 1, mean = 0.
 		//   P3 marker, 50 ms, ts 320: D = 10 ms, J = 0.000625, not a sample.
@@ -249,5 +250,27 @@ func TestStreamDuplicateFeedsNoJitter(t *testing.T) {
 	got := st.Stats()
 	if got.JitterMax != 0 || got.JitterSamples != 2 || got.Duplicates != 1 {
 		t.Errorf("max %g samples %d duplicates %d; want 0, 2, 1", got.JitterMax, got.JitterSamples, got.Duplicates)
+	}
+}
+
+// TestJitterBoundsTimestampJumps: a transit step over 3 s (a timestamp restart after a long
+// silence) is not jitter. Worked by hand at 8 kHz:
+//
+//	P1 0 ms ts 0; P2 20 ms ts 160: D = 0, J = 0.
+//	P3 43 s later, ts restarts at 0: D = 43.02 s - (0-160)/8000 s = 43.04 s > 3 s: left out,
+//	   J stays 0, the reference moves to P3.
+//	P4 43.04 s ts 160: D = 20 ms - 20 ms = 0, J = 0.
+//	P5 43.07 s ts 320: D = 30 ms - 20 ms = 10 ms, J = 0.010/16 = 0.000625.
+//
+// Without the bound P3 alone would have made J = 43.04/16 = 2.69 s.
+func TestJitterBoundsTimestampJumps(t *testing.T) {
+	j := feedJitter([]pk{on8k(0, 0), on8k(20*ms, 160), on8k(43040*ms, 0), on8k(43060*ms, 160), on8k(43090*ms, 320)})
+	if !near(j.j, 0.000625) || !near(j.max, 0.000625) || j.jumps != 1 || j.n != 3 {
+		t.Errorf("J %.17g max %.17g jumps %d samples %d; want 0.000625, 0.000625, 1, 3", j.j, j.max, j.jumps, j.n)
+	}
+	// 2.9 s is under the bound: an extreme but real delay spike still counts.
+	j = feedJitter([]pk{on8k(0, 0), on8k(2920*ms, 160)})
+	if !near(j.j, 2.9/16) || j.jumps != 0 {
+		t.Errorf("J %.17g jumps %d; want %.17g, 0", j.j, j.jumps, 2.9/16)
 	}
 }
