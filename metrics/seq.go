@@ -46,8 +46,9 @@ func (s *seqTracker) start(seq uint16) {
 	s.probeRecv = 1
 }
 
-// update takes the next packet's sequence number and reports whether the packet counts.
-func (s *seqTracker) update(seq uint16) bool {
+// update takes the next packet's sequence number and marker bit and reports whether the packet
+// counts.
+func (s *seqTracker) update(seq uint16, marker bool) bool {
 	udelta := seq - s.maxSeq
 	if s.probation > 0 {
 		if seq < s.maxSeq && udelta < maxDropout {
@@ -86,14 +87,15 @@ func (s *seqTracker) update(seq uint16) bool {
 		s.maxSeq = seq
 	case uint32(udelta) <= seqMod-maxMisorder:
 		// A very large jump: the sender restarted, unless it is a stray packet. Two in a row
-		// (the second one following the first) confirm the restart.
-		if uint32(seq) == s.badSeq {
-			s.restarts++
-			// The RFC drops the old epoch; we keep it in the totals, those packets did arrive.
-			s.priorExpected += int64(s.extMax()) - int64(s.baseSeq) + 1
-			s.priorReceived += s.received
-			s.init(seq)
-		} else {
+		// (the second one following the first) confirm the restart, as in the RFC; so does the
+		// marker bit, with which a sender announces a discontinuity (a new talkspurt after it
+		// re-initialised). Unlike the RFC, the packet that first showed the jump counts too.
+		switch {
+		case marker:
+			s.restart(seq, seq, 0)
+		case uint32(seq) == s.badSeq:
+			s.restart(seq-1, seq, 1)
+		default:
 			s.badSeq = uint32(seq+1) & (seqMod - 1)
 			return false
 		}
@@ -102,6 +104,18 @@ func (s *seqTracker) update(seq uint16) bool {
 	}
 	s.received++
 	return true
+}
+
+// restart closes the current sequence epoch and opens one based at base, whose highest sequence
+// number so far is max, with already packets of it received before this one. The RFC drops the
+// old epoch; we keep it in the totals, those packets did arrive.
+func (s *seqTracker) restart(base, max uint16, already uint64) {
+	s.restarts++
+	s.priorExpected += int64(s.extMax()) - int64(s.baseSeq) + 1
+	s.priorReceived += s.received
+	s.init(base)
+	s.maxSeq = max
+	s.received = already
 }
 
 // valid reports whether the stream has passed probation.

@@ -9,6 +9,7 @@ func TestSeqTracker(t *testing.T) {
 	tests := []struct {
 		name     string
 		seqs     []uint16
+		markers  []bool // marker bit of seqs[1:], false where absent
 		counted  []bool // update's answer for seqs[1:]
 		valid    bool
 		base     uint32
@@ -74,15 +75,26 @@ func TestSeqTracker(t *testing.T) {
 		{name: "big jump once is a stray", seqs: []uint16{100, 101, 102, 10000, 103}, counted: []bool{true, true, false, true},
 			valid: true, base: 100, extMax: 103, expected: 4, received: 4},
 		// 10000 sets bad_seq = 10001; 10001 confirms the restart. The earlier epoch keeps its
-		// 102 - 100 + 1 = 3 expected and 3 received; the new one starts at 10001 (A.1: the
-		// confirming packet re-inits, 10000 itself is in neither count): 10002 - 10001 + 1 = 2.
-		// expected = 3 + 2 = 5, received = 3 + 2 = 5.
+		// 102 - 100 + 1 = 3 expected and 3 received; the new one starts at 10000, the packet
+		// that showed the jump (A.1 would start at 10001 and lose 10000 from both counts):
+		// 10002 - 10000 + 1 = 3 expected, 3 received. Totals 3 + 3 = 6 and 6.
 		{name: "big jump twice restarts", seqs: []uint16{100, 101, 102, 10000, 10001, 10002},
 			counted: []bool{true, true, false, true, true}, valid: true,
-			base: 10001, extMax: 10002, expected: 5, received: 5, restarts: 1},
-		// Backwards: 100 - 5001 = 60635 mod 2^16, a large jump; 101 confirms. 2 + 1 = 3.
+			base: 10000, extMax: 10002, expected: 6, received: 6, restarts: 1},
+		// Backwards: 100 - 5001 = 60635 mod 2^16, a large jump; 101 confirms.
+		// 2 (5000-5001) + 2 (100-101) = 4.
 		{name: "sender restart going backwards", seqs: []uint16{5000, 5001, 100, 101}, counted: []bool{true, false, true},
-			valid: true, base: 101, extMax: 101, expected: 3, received: 3, restarts: 1},
+			valid: true, base: 100, extMax: 101, expected: 4, received: 4, restarts: 1},
+		// With the marker bit the sender announces the discontinuity: the jump restarts at once,
+		// the packet counts. 3 (100-102) + 2 (10000-10001) = 5; negative markers below.
+		{name: "big jump with marker restarts at once", seqs: []uint16{100, 101, 102, 10000, 10001},
+			markers: []bool{false, false, true, false}, counted: []bool{true, true, true, true}, valid: true,
+			base: 10000, extMax: 10001, expected: 5, received: 5, restarts: 1},
+		// A lone stray with the marker bit restarts too, and the old sequence coming back is
+		// then a second restart confirmed by two packets: 2 (100-101) + 1 (10000) + 2 (102-103).
+		{name: "stray with marker costs a restart back", seqs: []uint16{100, 101, 10000, 102, 103},
+			markers: []bool{false, true, false, false}, counted: []bool{true, true, false, true}, valid: true,
+			base: 102, extMax: 103, expected: 5, received: 5, restarts: 2},
 		// The tracker alone cannot tell a copy from a late packet: 11 twice makes received 4
 		// against expected 3. Stream.isDuplicate catches exact copies before they get here.
 		{name: "copy reaches the tracker", seqs: []uint16{10, 11, 11, 12}, counted: []bool{true, true, true},
@@ -93,7 +105,8 @@ func TestSeqTracker(t *testing.T) {
 			var tr seqTracker
 			tr.start(tc.seqs[0])
 			for i, seq := range tc.seqs[1:] {
-				if got := tr.update(seq); i < len(tc.counted) && got != tc.counted[i] {
+				marker := i < len(tc.markers) && tc.markers[i]
+				if got := tr.update(seq, marker); i < len(tc.counted) && got != tc.counted[i] {
 					t.Errorf("update(%d) = %v, want %v", seq, got, tc.counted[i])
 				}
 			}
@@ -168,9 +181,10 @@ func TestStreamRestartKeepsEpochs(t *testing.T) {
 		st, _ = e.RTP(rtpPkt(t0+int64(i)*20*ms, seq, uint32(i)*160, 8, false))
 	}
 	got := st.Stats()
-	// Epoch 1: 100..102, 3 expected, 3 received. 30000 is the stray that arms the restart,
-	// counted in neither. Epoch 2: 30001..30004, 4 expected, 3 received.
-	if got.Expected != 7 || got.Lost != 1 || got.Restarts != 1 || got.Packets != 7 {
-		t.Errorf("expected %d, lost %d, restarts %d, packets %d; want 7, 1, 1, 7", got.Expected, got.Lost, got.Restarts, got.Packets)
+	// Epoch 1: 100..102, 3 expected, 3 received. 30000 arms the restart and 30001 confirms
+	// it; the new epoch starts at 30000: 30000..30004, 5 expected, 4 received (30003 lost).
+	// Totals: 8 expected, 7 received, 1 lost; all 7 packets counted.
+	if got.Expected != 8 || got.Lost != 1 || got.Restarts != 1 || got.Packets != 7 {
+		t.Errorf("expected %d, lost %d, restarts %d, packets %d; want 8, 1, 1, 7", got.Expected, got.Lost, got.Restarts, got.Packets)
 	}
 }

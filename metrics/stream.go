@@ -85,7 +85,7 @@ func (s *Stream) update(h *capture.RTPHeader, arrival int64) {
 		s.last = arrival
 	}
 	s.win.update(arrival, &s.seq)
-	s.seq.update(h.Seq)
+	s.seq.update(h.Seq, h.Marker)
 	s.jitterUpdate(h, arrival)
 }
 
