@@ -8,6 +8,7 @@ const (
 	ClockUnknown ClockSource = iota // dynamic payload type with no configured rate: jitter is not measured
 	ClockStatic                     // RFC 3551 static payload type table
 	ClockConfig                     // metrics.clock_rates in the config
+	ClockInferred                   // measured from timestamp steps against arrival spacing
 )
 
 func (c ClockSource) String() string {
@@ -16,6 +17,8 @@ func (c ClockSource) String() string {
 		return "static"
 	case ClockConfig:
 		return "config"
+	case ClockInferred:
+		return "inferred"
 	}
 	return "unknown"
 }

@@ -14,7 +14,7 @@ type StreamKey struct {
 
 // dupSlots is how many recent packets a stream remembers to spot exact duplicates; a copy that
 // arrives more than this many packets late is counted as a late packet instead.
-const dupSlots = 64
+const dupSlots = 32
 
 type dupEntry struct {
 	seq   uint16
@@ -37,6 +37,7 @@ type Stream struct {
 	lastTS      uint32
 	lastPT      uint8
 	clocks      *map[uint8]uint32 // configured dynamic rates, shared with the engine
+	guess       *clockGuess       // while the first payload type's clock is being inferred
 
 	seq seqTracker
 	jit jitter
@@ -55,6 +56,9 @@ func newStream(k StreamKey, h *capture.RTPHeader, arrival int64, cfg *Config) *S
 	s := &Stream{key: k, payloadType: h.PayloadType, first: arrival, lastPT: h.PayloadType}
 	s.clocks = &cfg.ClockRates
 	s.clockRate, s.clockSource = clockRate(h.PayloadType, cfg.ClockRates)
+	if s.clockRate == 0 && h.PayloadType >= 96 {
+		s.guess = &clockGuess{}
+	}
 	s.win.size = int64(cfg.Window)
 	s.seq.start(h.Seq)
 	s.packets = 1
@@ -63,7 +67,7 @@ func newStream(k StreamKey, h *capture.RTPHeader, arrival int64, cfg *Config) *S
 	s.bytes = uint64(h.PayloadLen)
 	s.last = arrival
 	s.remember(h)
-	s.jit.update(arrival, h.Timestamp, float64(s.clockRate), false)
+	s.jitterUpdate(h, arrival)
 	s.win.start(arrival)
 	return s
 }
@@ -102,7 +106,29 @@ func (s *Stream) jitterUpdate(h *capture.RTPHeader, arrival int64) {
 	}
 	cn := pt == ptCN || pt == ptCNOld || s.lastPT == ptCN || s.lastPT == ptCNOld
 	s.lastPT = pt
-	s.jit.update(arrival, h.Timestamp, float64(hz), !h.Marker && !cn)
+	regular := !h.Marker && !cn
+	if s.guess != nil && pt == s.payloadType {
+		s.inferClock(arrival, h.Timestamp, regular)
+		return
+	}
+	s.jit.update(arrival, h.Timestamp, float64(hz), regular)
+}
+
+// inferClock collects packets until their clock is known, then measures their jitter.
+func (s *Stream) inferClock(arrival int64, ts uint32, regular bool) {
+	hz := s.guess.add(arrival, ts, regular)
+	if hz == 0 {
+		if s.guess.exhausted() {
+			s.guess = nil
+		}
+		return
+	}
+	s.clockRate, s.clockSource = uint32(hz), ClockInferred
+	// Measure the packets still held; a window that concluded holds all it collected.
+	for _, p := range s.guess.window() {
+		s.jit.update(p.arrival, p.ts, hz, p.regular)
+	}
+	s.guess = nil
 }
 
 // Comfort noise payload types: RFC 3389's 13, and 19, which older equipment used for it.
