@@ -5,10 +5,10 @@ type ClockSource uint8
 
 // Clock rate sources.
 const (
-	ClockUnknown ClockSource = iota // dynamic payload type with no configured rate: jitter is not measured
-	ClockStatic                     // RFC 3551 static payload type table
-	ClockConfig                     // metrics.clock_rates in the config
-	ClockInferred                   // measured from timestamp steps against arrival spacing
+	ClockUnknown  ClockSource = iota // dynamic payload type with no configured rate: jitter is not measured
+	ClockStatic                      // RFC 3551 static payload type table
+	ClockConfig                      // metrics.clock_rates in the config
+	ClockInferred                    // measured from timestamp steps against arrival spacing
 )
 
 func (c ClockSource) String() string {
