@@ -120,7 +120,9 @@ func (a *Agent) logReplay(name string, st capture.Stats, r *run, loc *localizer)
 		zap.Uint64("udp", st.UDP), zap.Uint64("not_udp", st.NotUDP), zap.Uint64("fragments", st.Fragments),
 		zap.Uint64("malformed", st.Malformed+c.MalformedRTP+c.RTCPErrors), zap.Uint64("unsupported_link_type", st.LinkType),
 		zap.Uint64("rtp", c.RTP), zap.Uint64("rtcp", c.RTCP), zap.Uint64("srtcp", c.SRTCP),
-		zap.Uint64("rtt_samples", c.RTTSamples), zap.Uint64("rtt_skipped", c.RTTSkipped), zap.Int("calls", r.calls))
+		zap.Uint64("rtt_samples", c.RTTSamples), zap.Uint64("rtt_skipped", c.RTTSkipped),
+		zap.Uint64("absurd_reports", c.AbsurdReports), zap.Uint64("stun", c.STUN),
+		zap.Uint64("stun_rtt_samples", c.STUNSamples), zap.Int("calls", r.calls))
 	if st.Truncated {
 		a.log.Warn("capture file ends inside a packet record (cut short while being written?); the frames before the cut were used",
 			zap.String("file", name), zap.Uint64("frames", st.Frames))
@@ -217,6 +219,8 @@ func (r *run) packet(p *capture.Packet) {
 		}
 	case capture.KindRTCP:
 		r.engine.RTCP(p)
+	case capture.KindSTUN:
+		r.engine.STUN(p)
 	}
 	if p.Time >= r.nextSweep {
 		if r.nextSweep != 0 {
@@ -253,6 +257,7 @@ func (r *run) finish(c *call) {
 
 func (r *run) release(c *call) {
 	for _, ch := range c.channels {
+		r.engine.ForgetSTUN(ch.local, ch.remote)
 		for _, s := range ch.in {
 			r.engine.Remove(s.Key())
 		}

@@ -18,6 +18,7 @@ type ChannelSummary struct {
 	InJitterMaxMs    float64
 	OutLossPct       float64 // from the remote's reports; -1 when none
 	RTTMs            float64 // -1 when no sample
+	RTTSource        string  // rtcp or stun
 	Clock            uint32
 	ClockSource      string
 	Duplicates       uint64
@@ -64,6 +65,7 @@ func channelRecord(e *metrics.Engine, ch *channel, index int) (MediaQuality, Cha
 
 	inbound(&mq, &sum, in, video)
 	outbound(&mq, &sum, e, out, video)
+	roundTrip(&mq, &sum, e, ch, out)
 	return mq, sum, true
 }
 
@@ -121,15 +123,13 @@ func inbound(mq *MediaQuality, sum *ChannelSummary, in []metrics.StreamStats, vi
 	}
 }
 
-// outbound fills what the remote's RTCP reports say about the local streams, and the round trip
-// from those reports. Without RTCP XR, the inbound round trip is the same path: the same samples.
+// outbound fills what the remote's RTCP reports say about the local streams.
 func outbound(mq *MediaQuality, sum *ChannelSummary, e *metrics.Engine, out []metrics.StreamStats, video bool) {
 	if len(out) == 0 {
 		return
 	}
-	var packets, bytes, frames, reports, rttN uint64
+	var packets, bytes, frames, reports uint64
 	var fracSum, fracMax, jSum, jMax float64
-	var rttSum, rttMax int64
 	var first, last int64
 	jitterOK := true
 	for _, s := range out {
@@ -153,9 +153,6 @@ func outbound(mq *MediaQuality, sum *ChannelSummary, e *metrics.Engine, out []me
 			jSum += r.JitterSum / float64(s.ClockRate)
 			jMax = max(jMax, r.JitterMax/float64(s.ClockRate))
 		}
-		rttN += r.RTTCount
-		rttSum += r.RTTSum
-		rttMax = max(rttMax, r.RTTMax)
 	}
 	mq.OutboundPackets = count(packets)
 	sum.OutPackets, sum.RTCPReports = packets, reports
@@ -168,19 +165,50 @@ func outbound(mq *MediaQuality, sum *ChannelSummary, e *metrics.Engine, out []me
 			mq.MaximumOutboundJitter = seconds(jMax)
 		}
 	}
-	if rttN > 0 {
-		avg := rttSum / int64(rttN)
-		mq.AverageOutboundRoundTripDelay = nanos(avg)
-		mq.MaximumOutboundRoundTripDelay = nanos(rttMax)
-		mq.AverageInboundRoundTripDelay = nanos(avg)
-		mq.MaximumInboundRoundTripDelay = nanos(rttMax)
-		sum.RTTMs = float64(avg) / 1e6
-	}
 	if video && last > first {
 		span := time.Duration(last - first).Seconds()
 		mq.AverageOutboundBitRate = rate(float64(bytes) * 8 / span)
 		mq.AverageOutboundFrameRate = rate(float64(frames) / span)
 	}
+}
+
+// roundTrip fills the four round-trip fields from the best source the channel has:
+//   - outbound: the remote's RTCP report blocks answering the device's sender reports;
+//   - inbound: the remote's RFC 3611 XR DLRR answering the device's RRTR;
+//   - without RTCP round trips (SRTCP, as Teams and WebRTC send): the STUN Binding
+//     transactions the device started on the channel's 5-tuple (ICE checks, consent).
+//
+// A direction with no source of its own takes the other's samples: it is the same path.
+func roundTrip(mq *MediaQuality, sum *ChannelSummary, e *metrics.Engine, ch *channel, out []metrics.StreamStats) {
+	var sr, xr metrics.RTTStats
+	for _, s := range out {
+		if r := e.Reports(s.Key.SSRC); r != nil {
+			sr.Merge(r.RTT)
+			xr.Merge(r.XRRTT)
+		}
+	}
+	outRTT, inRTT := sr, xr
+	sum.RTTSource = "rtcp"
+	if outRTT.Count == 0 && inRTT.Count == 0 {
+		outRTT = e.STUNRTT(ch.local, ch.remote)
+		inRTT = outRTT
+		sum.RTTSource = "stun"
+	}
+	if outRTT.Count == 0 {
+		outRTT = inRTT
+	}
+	if inRTT.Count == 0 {
+		inRTT = outRTT
+	}
+	if outRTT.Count == 0 {
+		sum.RTTSource = ""
+		return
+	}
+	mq.AverageOutboundRoundTripDelay = nanos(outRTT.Mean())
+	mq.MaximumOutboundRoundTripDelay = nanos(outRTT.Max)
+	mq.AverageInboundRoundTripDelay = nanos(inRTT.Mean())
+	mq.MaximumInboundRoundTripDelay = nanos(inRTT.Max)
+	sum.RTTMs = float64(outRTT.Mean()) / 1e6
 }
 
 // validStats snapshots the streams that passed probation: a lone datagram that happened to look

@@ -94,6 +94,8 @@ func measure(t *testing.T, path string) *metrics.Engine {
 			e.RTP(&p)
 		case capture.KindRTCP:
 			e.RTCP(&p)
+		case capture.KindSTUN:
+			e.STUN(&p)
 		}
 	}
 }

@@ -22,6 +22,7 @@ func (c ChannelSummary) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	}
 	if c.RTTMs >= 0 {
 		enc.AddFloat64("rtt_ms", round3(c.RTTMs))
+		enc.AddString("rtt_source", c.RTTSource)
 	}
 	enc.AddUint32("clock_hz", c.Clock)
 	enc.AddString("clock_source", c.ClockSource)

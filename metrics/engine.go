@@ -38,13 +38,17 @@ func (c *Config) Validate() error {
 
 // Counters are per-packet events the engine counts instead of logging.
 type Counters struct {
-	RTP          uint64
-	RTCP         uint64
-	MalformedRTP uint64
-	RTCPErrors   uint64 // sub-packets that overran the datagram or did not parse
-	SRTCP        uint64 // encrypted RTCP: only the clear header was used
-	RTTSamples   uint64
-	RTTSkipped   uint64 // LSR 0, no matching SR, negative or over 10 s
+	RTP           uint64
+	RTCP          uint64
+	MalformedRTP  uint64
+	RTCPErrors    uint64 // sub-packets that overran the datagram or did not parse
+	SRTCP         uint64 // encrypted RTCP: only the clear header was used
+	RTTSamples    uint64
+	RTTSkipped    uint64 // LSR 0, no matching SR, negative or over 10 s
+	AbsurdReports uint64 // report blocks left out by the sanity filter
+	STUN          uint64
+	STUNSamples   uint64 // binding responses matched to their request
+	STUNAmbiguous uint64 // responses to a retransmitted request: no sample
 }
 
 // Engine holds every stream of one capture source. It belongs to that source's goroutine.
@@ -57,6 +61,9 @@ type Engine struct {
 	count    int
 	senders  map[uint32]*srHistory // SRs seen, by sender SSRC
 	reports  map[uint32]*Reports   // report blocks seen, by the SSRC they are about
+	bySSRC   map[uint32]*Stream    // the first stream of each SSRC, for RTCP's sanity checks
+	rrtrs    map[uint32]*srHistory // XR receiver reference times seen, by sender SSRC
+	stun     stunTable
 	counters Counters
 	rtp      capture.RTPHeader // scratch, so the hot path does not allocate
 	scratch  rtcpScratch
@@ -69,6 +76,8 @@ func NewEngine(cfg Config) *Engine {
 		streams: make(map[uint64]*Stream),
 		senders: make(map[uint32]*srHistory),
 		reports: make(map[uint32]*Reports),
+		bySSRC:  make(map[uint32]*Stream),
+		rrtrs:   make(map[uint32]*srHistory),
 	}
 }
 
@@ -94,6 +103,9 @@ func (e *Engine) RTP(p *capture.Packet) (*Stream, bool) {
 	s.next = head
 	e.streams[d] = s
 	e.count++
+	if e.bySSRC[h.SSRC] == nil {
+		e.bySSRC[h.SSRC] = s
+	}
 	return s, true
 }
 
@@ -132,6 +144,10 @@ func (e *Engine) Remove(k StreamKey) {
 	}
 	delete(e.reports, k.SSRC)
 	delete(e.senders, k.SSRC)
+	delete(e.rrtrs, k.SSRC)
+	if e.bySSRC[k.SSRC] != nil && e.bySSRC[k.SSRC].key == k {
+		delete(e.bySSRC, k.SSRC)
+	}
 }
 
 // Counters returns the engine's counters.

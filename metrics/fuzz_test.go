@@ -59,8 +59,8 @@ func FuzzRTCP(f *testing.F) {
 			t.Fatalf("RTCP counter %d after two datagrams", c.RTCP)
 		}
 		for ssrc, r := range e.reports {
-			if r.FractionMax < 0 || r.FractionMax > 100*255.0/256 || r.RTTCount > r.Count ||
-				r.RTTMax < 0 || r.RTTMax > maxRTT || r.RTTSum < 0 {
+			if r.FractionMax < 0 || r.FractionMax > 100*255.0/256 || r.RTT.Count > r.Count ||
+				r.RTT.Max < 0 || r.RTT.Max > maxRTT || r.RTT.Sum < 0 {
 				t.Fatalf("reports on %#x out of range: %+v", ssrc, *r)
 			}
 		}

@@ -71,7 +71,7 @@ func TestRTTAgainstTshark(t *testing.T) {
 		before := e.Counters().RTTSamples
 		sums := map[uint32]int64{}
 		for ssrc, r := range e.reports {
-			sums[ssrc] = r.RTTSum
+			sums[ssrc] = r.RTT.Sum
 		}
 		e.RTCP(&p)
 		frame := src.Stats().Frames
@@ -87,7 +87,7 @@ func TestRTTAgainstTshark(t *testing.T) {
 			continue
 		}
 		for ssrc, r := range e.reports {
-			if d := r.RTTSum - sums[ssrc]; d != 0 {
+			if d := r.RTT.Sum - sums[ssrc]; d != 0 {
 				got := float64(d) / 1e6
 				// tshark works in whole milliseconds: the capture-time gap is seconds·1000 plus
 				// the nanosecond difference / 10^6 truncated toward zero (off by less than 1 ms

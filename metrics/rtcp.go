@@ -46,11 +46,74 @@ type Reports struct {
 	FractionMax float64
 	JitterSum   float64 // RTP timestamp units, as reported
 	JitterMax   float64
-	CumLost     int32  // latest cumulative lost, sign-extended from 24 bits
-	ExtHighest  uint32 // latest extended highest sequence number received
-	RTTCount    uint64
-	RTTSum      int64 // ns
-	RTTMax      int64 // ns
+	CumLost     int32    // latest cumulative lost, sign-extended from 24 bits
+	ExtHighest  uint32   // latest extended highest sequence number received
+	RTT         RTTStats // from this SSRC's sender reports answered by the remote's blocks
+	XRRTT       RTTStats // from this SSRC's XR RRTR answered by the remote's XR DLRR (RFC 3611)
+	Absurd      uint64   // blocks left out: jitter over 10 s, or loss reported while nothing was sent
+
+	lastPackets uint64 // the reportee stream's packet count at the previous block
+}
+
+// RTTStats sums round-trip samples, in ns.
+type RTTStats struct {
+	Count uint64
+	Sum   int64
+	Max   int64
+}
+
+func (r *RTTStats) add(d int64) {
+	r.Count++
+	r.Sum += d
+	r.Max = max(r.Max, d)
+}
+
+// Mean is the mean sample, ns; 0 without samples.
+func (r *RTTStats) Mean() int64 {
+	if r.Count == 0 {
+		return 0
+	}
+	return r.Sum / int64(r.Count)
+}
+
+// Merge adds o's samples to r.
+func (r *RTTStats) Merge(o RTTStats) {
+	r.Count += o.Count
+	r.Sum += o.Sum
+	r.Max = max(r.Max, o.Max)
+}
+
+func (e *Engine) reportsAbout(ssrc uint32) *Reports {
+	r := e.reports[ssrc]
+	if r == nil {
+		r = &Reports{}
+		e.reports[ssrc] = r
+	}
+	return r
+}
+
+// maxReportedJitter is the sanity bound on a reported jitter, in seconds of media clock.
+const maxReportedJitter = 10
+
+// absurd filters report blocks no receiver could mean: a jitter of more than 10 s of the
+// reportee's clock (90 kHz assumed when it is not known, the most lenient), or a loss reported
+// while the reportee sent nothing since the previous block. Broken stacks and SRTCP read as
+// plain RTCP produce such values; averaged in, one would swamp a call's figures.
+func (e *Engine) absurd(r *Reports, rb *rtcp.ReceptionReport) bool {
+	s := e.bySSRC[rb.SSRC]
+	hz := 90000.0
+	if s != nil && s.clockRate > 0 {
+		hz = float64(s.clockRate)
+	}
+	if float64(rb.Jitter)/hz > maxReportedJitter {
+		return true
+	}
+	if s == nil {
+		return false
+	}
+	idle := s.packets == r.lastPackets && r.Count > 0
+	r.lastPackets = s.packets
+	return idle && rb.FractionLost > 0
 }
 
 // Reports returns what RTCP said about ssrc, or nil.
@@ -109,6 +172,10 @@ func (e *Engine) RTCP(p *capture.Packet) {
 				continue
 			}
 			e.blocks(rr.Reports, p.Time)
+		case 207:
+			if !e.xr(sub, p.Time) {
+				e.counters.RTCPErrors++
+			}
 		}
 	}
 }
@@ -136,10 +203,11 @@ func isSRTCP(b []byte) bool {
 func (e *Engine) blocks(blocks []rtcp.ReceptionReport, at int64) {
 	for i := range blocks {
 		rb := &blocks[i]
-		r := e.reports[rb.SSRC]
-		if r == nil {
-			r = &Reports{}
-			e.reports[rb.SSRC] = r
+		r := e.reportsAbout(rb.SSRC)
+		if e.absurd(r, rb) {
+			r.Absurd++
+			e.counters.AbsurdReports++
+			continue
 		}
 		r.Count++
 		frac := float64(rb.FractionLost) * 100 / 256
@@ -176,9 +244,7 @@ func (e *Engine) rtt(r *Reports, rb *rtcp.ReceptionReport, at int64) {
 		return
 	}
 	e.counters.RTTSamples++
-	r.RTTCount++
-	r.RTTSum += d
-	r.RTTMax = max(r.RTTMax, d)
+	r.RTT.add(d)
 }
 
 // signExtend24 reads RFC 3550's signed 24-bit cumulative lost; pion/rtcp returns it unsigned.

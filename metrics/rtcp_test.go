@@ -84,7 +84,7 @@ func TestRTCPCompound(t *testing.T) {
 	// as the capture time of the SR it names: 1.520 s − 1.000 s − 0.5 s = 0.020 s.
 	e.RTCP(rtcpAt(1520*ms, rrSDES))
 	want = Reports{Count: 1, FractionSum: 5.078125, FractionMax: 5.078125, JitterSum: 200, JitterMax: 200,
-		CumLost: -1, ExtHighest: 10000, RTTCount: 1, RTTSum: 20 * ms, RTTMax: 20 * ms}
+		CumLost: -1, ExtHighest: 10000, RTT: RTTStats{Count: 1, Sum: 20 * ms, Max: 20 * ms}}
 	if got := e.Reports(ssrcA); got == nil || *got != want {
 		t.Errorf("after the RR, reports on A = %+v\nwant %+v", got, want)
 	}
@@ -209,8 +209,8 @@ func TestRTT(t *testing.T) {
 			if r == nil {
 				t.Fatal("no reports on A")
 			}
-			if r.RTTCount != tc.samples || r.RTTSum != tc.sum || r.RTTMax != tc.max {
-				t.Errorf("RTT count %d sum %d max %d, want %d, %d, %d", r.RTTCount, r.RTTSum, r.RTTMax, tc.samples, tc.sum, tc.max)
+			if r.RTT.Count != tc.samples || r.RTT.Sum != tc.sum || r.RTT.Max != tc.max {
+				t.Errorf("RTT count %d sum %d max %d, want %d, %d, %d", r.RTT.Count, r.RTT.Sum, r.RTT.Max, tc.samples, tc.sum, tc.max)
 			}
 		})
 	}
