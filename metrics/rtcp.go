@@ -178,24 +178,40 @@ func (e *Engine) RTCP(p *capture.Packet) {
 			}
 		}
 	}
+	if len(b) > 0 {
+		e.counters.RTCPErrors++ // stray bytes after the last sub-packet
+	}
 }
 
 // isSRTCP tells an encrypted compound from a plain one. In plain RTCP the sub-packet lengths add
 // up to the datagram exactly. In SRTCP only the first header is clear: what follows it is
-// ciphertext, then an index word and an auth tag, so the walk cannot end on the last byte. A
-// first sub-packet that itself overruns is malformed RTCP, not SRTCP, and is left to the walker.
+// ciphertext, then the E flag and index word and an auth tag, so the walk cannot end on the last
+// byte. A plain compound cut short (a snap length) cannot end there either; what tells them apart
+// is the E flag, set in every encrypted SRTCP packet, at its place before a 10-byte tag
+// (HMAC-SHA1-80), a 4-byte tag (HMAC-SHA1-32) or at the end (AES-GCM, RFC 7714). A first
+// sub-packet that itself overruns is malformed RTCP, not SRTCP, and is left to the walker.
 func isSRTCP(b []byte) bool {
+	all := b
 	first := true
 	for len(b) > 0 {
 		if len(b) < 4 {
-			return !first
+			return !first && eFlag(all)
 		}
 		n := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
 		if b[0]>>6 != 2 || n > len(b) {
-			return !first
+			return !first && eFlag(all)
 		}
 		b = b[n:]
 		first = false
+	}
+	return false
+}
+
+func eFlag(b []byte) bool {
+	for _, back := range [...]int{14, 8, 4} {
+		if len(b) >= back+8 && b[len(b)-back]&0x80 != 0 {
+			return true
+		}
 	}
 	return false
 }

@@ -281,7 +281,7 @@ func TestRTCPMalformed(t *testing.T) {
 		srsOfA bool   // A's SR went into the history
 	}{
 		{name: "empty", b: nil, want: Counters{RTCP: 1}},
-		{name: "three bytes", b: []byte{0x80, 0xc8, 0x00}, want: Counters{RTCP: 1}},
+		{name: "three bytes", b: []byte{0x80, 0xc8, 0x00}, want: Counters{RTCP: 1, RTCPErrors: 1}},
 		{name: "first sub-packet overruns", b: good[:40], want: Counters{RTCP: 1, RTCPErrors: 1}},
 		{name: "version 1", b: append([]byte{0x41}, good[1:]...), want: Counters{RTCP: 1, RTCPErrors: 1}},
 		{name: "SR too short for its sender info", b: []byte{0x80, 200, 0x00, 0x01, 0x11, 0x11, 0x11, 0x11},
@@ -292,12 +292,13 @@ func TestRTCPMalformed(t *testing.T) {
 		{name: "SR then APP, BYE and XR", b: cat(good, app, bye, xr),
 			want: Counters{RTCP: 1, RTTSkipped: 1}, aboutB: 1, srsOfA: true},
 		// After a clear first sub-packet, bytes that do not walk to the end of the datagram
-		// are what SRTCP looks like (see TestSRTCP); the engine cannot tell them from a plain
-		// compound cut short, and reads neither.
+		// are SRTCP only if the E flag is set where the SRTCP trailer keeps it (TestSRTCP);
+		// here no such byte has its top bit set: a plain compound cut short. The SR before the
+		// cut is read, the rest is an error.
 		{name: "SR then a sub-packet that overruns the datagram", b: cat(good, rr(ssrcB, block(ssrcA, 0, 0, 0, 0, 0, 0))[:20]),
-			want: Counters{RTCP: 1, SRTCP: 1}},
+			want: Counters{RTCP: 1, RTCPErrors: 1, RTTSkipped: 1}, aboutB: 1, srsOfA: true},
 		{name: "SR then 3 stray bytes", b: cat(good, []byte{0x81, 0xca, 0x00}),
-			want: Counters{RTCP: 1, SRTCP: 1}},
+			want: Counters{RTCP: 1, RTCPErrors: 1, RTTSkipped: 1}, aboutB: 1, srsOfA: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
