@@ -108,3 +108,18 @@ func readSTUNOracle(t *testing.T, path string) (map[[2]netip.AddrPort]metrics.RT
 	}
 	return out, uint64(len(answered))
 }
+
+// TestRTTAnswersAnOlderSR: in this capture the RR of frame 4 answers the SR of frame 1, not the
+// latest one (frame 3), so tshark, which only matches the latest, gives no round trip. The
+// MANIFEST works RFC 3550 by hand on the capture times: 4.028126 s − 263452/65536 s = 8.17 ms.
+func TestRTTAnswersAnOlderSR(t *testing.T) {
+	e := measure(t, filepath.Join(sharedCaptures(t), "ndpi-rtcp-compound-sr-rr-sll.pcap"))
+	var all metrics.RTTStats
+	for _, ssrc := range e.ReportedSSRCs() {
+		all.Merge(e.Reports(ssrc).RTT)
+	}
+	want := 4.028126 - 263452.0/65536
+	if all.Count != 1 || math.Abs(float64(all.Sum)/1e9-want) > 2e-6 {
+		t.Errorf("round trips %+v, want one of %.6f s", all, want)
+	}
+}

@@ -267,3 +267,12 @@ func (e *Engine) rtt(r *Reports, rb *rtcp.ReceptionReport, at int64) {
 func signExtend24(v uint32) int32 {
 	return int32(v<<8) >> 8
 }
+
+// ReportedSSRCs lists the SSRCs that RTCP reports were about.
+func (e *Engine) ReportedSSRCs() []uint32 {
+	out := make([]uint32, 0, len(e.reports))
+	for ssrc := range e.reports {
+		out = append(out, ssrc)
+	}
+	return out
+}
