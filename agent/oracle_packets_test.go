@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/csv"
+	"fmt"
 	"math"
 	"os"
 	"strconv"
@@ -18,25 +19,13 @@ import (
 // one (the plain mean when no packet is left out). ICMP-quoted copies are not the stream's.
 func csvJitter(t *testing.T, path string, key metrics.StreamKey, hz float64) (float64, float64, int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, name := range rows[0] {
-		col[name] = i
-	}
+	rows, col := readCSV(t, path)
 	var j, mean, maxJ float64
 	var lastT float64
 	k, n := 0, 0
 	var lastTS uint32
 	started := false
-	for _, r := range rows[1:] {
+	for _, r := range rows {
 		if strings.Contains(r[col["frame.protocols"]], "icmp") || !strings.EqualFold(r[col["rtp.ssrc"]], "0x"+strconv.FormatUint(uint64(key.SSRC)|1<<32, 16)[1:]) {
 			continue
 		}
@@ -64,4 +53,27 @@ func csvJitter(t *testing.T, path string, key metrics.StreamKey, hz float64) (fl
 		t.Fatalf("%s: no packets of %08X", path, key.SSRC)
 	}
 	return mean, maxJ, n
+}
+
+// readCSV reads a tshark -T fields oracle with a header row: the data rows and the column of
+// each field name.
+func readCSV(t *testing.T, path string) ([][]string, map[string]int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(fmt.Errorf("%s: %w", path, err))
+	}
+	if len(rows) == 0 {
+		t.Fatalf("%s: empty", path)
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	return rows[1:], col
 }

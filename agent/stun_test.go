@@ -1,11 +1,9 @@
 package agent
 
 import (
-	"encoding/csv"
 	"fmt"
 	"math"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,31 +50,19 @@ func TestSTUNRoundTrips(t *testing.T) {
 // transactions whose request was retransmitted, and how many of those were answered.
 func readSTUNOracle(t *testing.T, path string) (map[[2]netip.AddrPort]metrics.RTTStats, uint64) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, c := range rows[0] {
-		col[c] = i
-	}
+	rows, col := readCSV(t, path)
 	direct := func(r []string) bool {
 		return strings.HasSuffix(r[col["frame.protocols"]], ":udp:stun") && !strings.Contains(r[col["frame.protocols"]], "icmp")
 	}
 	requests := map[string]int{} // copies of each Binding request, by transaction ID
-	for _, r := range rows[1:] {
+	for _, r := range rows {
 		if r[col["stun.type"]] == "0x0001" && direct(r) {
 			requests[r[col["stun.id"]]]++
 		}
 	}
 	out := map[[2]netip.AddrPort]metrics.RTTStats{}
 	answered := map[string]bool{} // retransmitted transactions that got a response
-	for _, r := range rows[1:] {
+	for _, r := range rows {
 		typ := r[col["stun.type"]]
 		if (typ != "0x0101" && typ != "0x0111") || !direct(r) {
 			continue

@@ -132,3 +132,17 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchRuns: the shipped benchmark generates its capture, analyses it in a child process and
+// reports each figure; the 100 two-way channels of 200 streams become 100 calls.
+func TestBenchRuns(t *testing.T) {
+	out, err := agentCmd(context.Background(), "bench", "--packets", "20000", "--no-tshark").Output()
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	for _, want := range []string{"capture        20000 packets, 200 streams", "packets/s of CPU", ", 100 calls", "allocations", "stream state", "peak RSS"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+}
