@@ -140,3 +140,66 @@ func mustLocal(t testing.TB, a *Agent) []netip.Addr {
 	}
 	return a.local
 }
+
+// TestLabFarEndReports: the engine's view of the far end's RTCP about the device's stream holds
+// exactly the report blocks the far peer sent (extracted with tshark into the truth file): their
+// number, fraction lost, jitter, last cumulative lost and extended highest sequence number, and
+// one round-trip sample per block that answers an SR, each within 0.05 ms of the truth's.
+func TestLabFarEndReports(t *testing.T) {
+	for _, preset := range []string{"clean", "delay40", "loss2-in"} {
+		t.Run(preset, func(t *testing.T) {
+			dir := filepath.Join("testdata", "lab", preset)
+			raw, err := os.ReadFile(filepath.Join(dir, preset+".truth.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var truth struct {
+				Calls []struct {
+					Streams struct {
+						Outbound []struct {
+							SSRC    uint32 `json:"ssrc"`
+							Reports []struct {
+								Fraction float64  `json:"fraction_lost_pct"`
+								CumLost  int32    `json:"cumulative_lost"`
+								ExtHigh  uint32   `json:"ext_high_seq"`
+								JitterTS float64  `json:"jitter_ts"`
+								RTTMs    *float64 `json:"rtt_ms"`
+							} `json:"receiver_reports"`
+						} `json:"outbound"`
+					} `json:"streams"`
+				} `json:"calls"`
+			}
+			if err := json.Unmarshal(raw, &truth); err != nil {
+				t.Fatal(err)
+			}
+			out := truth.Calls[0].Streams.Outbound[0]
+			e := measure(t, filepath.Join(dir, preset+".pcap"))
+			r := e.Reports(out.SSRC)
+			if r == nil {
+				t.Fatal("no reports about the device's stream")
+			}
+			var fracSum, fracMax, jSum, jMax, rttSum, rttMax float64
+			var rttN uint64
+			for _, b := range out.Reports {
+				fracSum += b.Fraction
+				fracMax = math.Max(fracMax, b.Fraction)
+				jSum += b.JitterTS
+				jMax = math.Max(jMax, b.JitterTS)
+				if b.RTTMs != nil {
+					rttN++
+					rttSum += *b.RTTMs
+					rttMax = math.Max(rttMax, *b.RTTMs)
+				}
+			}
+			last := out.Reports[len(out.Reports)-1]
+			if r.Count != uint64(len(out.Reports)) || math.Abs(r.FractionSum-fracSum) > 0.01 || math.Abs(r.FractionMax-fracMax) > 0.01 ||
+				r.JitterSum != jSum || r.JitterMax != jMax || r.CumLost != last.CumLost || r.ExtHighest != last.ExtHigh {
+				t.Errorf("reports %+v\nfar end sent %d blocks: fraction sum %.3f max %.3f, jitter sum %.0f max %.0f, last cumulative %d, ext high %d",
+					*r, len(out.Reports), fracSum, fracMax, jSum, jMax, last.CumLost, last.ExtHigh)
+			}
+			if r.RTT.Count != rttN || math.Abs(float64(r.RTT.Sum)/1e6-rttSum) > 0.05*float64(rttN) || math.Abs(float64(r.RTT.Max)/1e6-rttMax) > 0.05 {
+				t.Errorf("round trips %+v; truth %d samples, sum %.3f ms, max %.3f ms", r.RTT, rttN, rttSum, rttMax)
+			}
+		})
+	}
+}
