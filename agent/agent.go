@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,6 +28,9 @@ type Finished struct {
 	// LocalGuessed is set when no local address was configured and the device's end of each
 	// channel was inferred from the capture (see guessLocal).
 	LocalGuessed bool
+	// CaptureDrops counts packets the capture itself lost while the call was active: loss in
+	// the record may then be partly the device's, not the network's.
+	CaptureDrops uint64
 }
 
 // Agent turns capture sources into finished calls. One Agent runs one source at a time on the
@@ -34,6 +38,7 @@ type Finished struct {
 type Agent struct {
 	cfg    Config
 	log    *zap.Logger
+	emitMu sync.Mutex // live captures run one goroutine per interface; emit sees one call at a time
 	emit   func(*Finished) error
 	device DeviceConfig
 	local  []netip.Addr
@@ -176,6 +181,12 @@ func replayable(name string, twice bool) (string, func(), error) {
 	return tmp.Name(), cleanup, nil
 }
 
+func (a *Agent) emitSafe(f *Finished) error {
+	a.emitMu.Lock()
+	defer a.emitMu.Unlock()
+	return a.emit(f)
+}
+
 func other(k addrPair, v netip.Addr) netip.Addr {
 	if k.a == v {
 		return k.b
@@ -192,6 +203,7 @@ type run struct {
 	idle      int64
 	nextSweep int64
 	calls     int
+	linkSpeed int64 // bytes per second of the captured link; 0 when unknown (files, "any")
 }
 
 func newRun(a *Agent, loc *localizer, source string) *run {
@@ -222,14 +234,20 @@ func (r *run) packet(p *capture.Packet) {
 	case capture.KindSTUN:
 		r.engine.STUN(p)
 	}
-	if p.Time >= r.nextSweep {
-		if r.nextSweep != 0 {
-			for _, c := range r.tracker.endIdle(p.Time, r.idle) {
-				r.finish(c)
-			}
-		}
-		r.nextSweep = p.Time + sweepEvery
+	r.tick(p.Time)
+}
+
+// tick ends the calls idle at now (ns), at most once per sweepEvery.
+func (r *run) tick(now int64) {
+	if now < r.nextSweep {
+		return
 	}
+	if r.nextSweep != 0 {
+		for _, c := range r.tracker.endIdle(now, r.idle) {
+			r.finish(c)
+		}
+	}
+	r.nextSweep = now + sweepEvery
 }
 
 func (r *run) endAll() {
@@ -241,7 +259,7 @@ func (r *run) endAll() {
 // finish builds the call's record, hands it over, and frees its streams.
 func (r *run) finish(c *call) {
 	defer r.release(c)
-	f, ok := r.a.build(r.engine, c)
+	f, ok := r.a.build(r.engine, c, r.linkSpeed)
 	if !ok {
 		r.a.log.Debug("call dropped: no stream passed RTP probation", zap.Stringer("remote", c.remote))
 		return
@@ -250,7 +268,7 @@ func (r *run) finish(c *call) {
 	f.LocalGuessed = len(r.a.local) == 0
 	r.calls++
 	r.a.logCall(f)
-	if err := r.a.emit(f); err != nil {
+	if err := r.a.emitSafe(f); err != nil {
 		r.a.log.Error("call record not stored", zap.String("callChainId", f.Body.Quality.CallChainID), zap.Error(err))
 	}
 }
@@ -268,7 +286,7 @@ func (r *run) release(c *call) {
 }
 
 // build turns a call into its record; false when no channel had a real stream.
-func (a *Agent) build(e *metrics.Engine, c *call) (*Finished, bool) {
+func (a *Agent) build(e *metrics.Engine, c *call, linkSpeed int64) (*Finished, bool) {
 	id := generatedIdentity(a.device.Name, c)
 	q := Quality{
 		ODataType:                         odataQuality,
@@ -283,11 +301,14 @@ func (a *Agent) build(e *metrics.Engine, c *call) (*Finished, bool) {
 		CloudServiceDeploymentEnvironment: a.device.CloudServiceDeploymentEnvironment,
 		MediaQualityList:                  []MediaQuality{},
 	}
-	f := &Finished{Start: time.Unix(0, c.first), End: time.Unix(0, c.last())}
+	f := &Finished{Start: time.Unix(0, c.first), End: time.Unix(0, c.last()), CaptureDrops: c.drops}
 	for _, ch := range c.channels {
 		mq, sum, ok := channelRecord(e, ch, len(q.MediaQualityList)+1)
 		if !ok {
 			continue
+		}
+		if linkSpeed > 0 {
+			mq.NetworkLinkSpeedInBytes = &linkSpeed
 		}
 		q.MediaQualityList = append(q.MediaQualityList, mq)
 		f.Channels = append(f.Channels, sum)
@@ -312,6 +333,9 @@ func (a *Agent) logCall(f *Finished) {
 		zap.Time("start", f.Start),
 		zap.String("duration", f.End.Sub(f.Start).Round(time.Millisecond).String()),
 		zap.Int("channels", len(f.Channels)),
+	}
+	if f.CaptureDrops > 0 {
+		fields = append(fields, zap.Uint64("capture_drops", f.CaptureDrops))
 	}
 	for _, ch := range f.Channels {
 		fields = append(fields, zap.Object(fmt.Sprintf("ch%d", ch.Index), ch))

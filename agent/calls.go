@@ -19,6 +19,7 @@ type channel struct {
 type call struct {
 	remote   netip.Addr
 	first    int64
+	drops    uint64     // packets the capture dropped while the call was active
 	channels []*channel // in order of first packet: channelIndex = position + 1
 }
 
@@ -136,4 +137,11 @@ func (t *tracker) slot(ch *channel) uint32 {
 	}
 	t.slots = append(t.slots, ch)
 	return uint32(len(t.slots) - 1)
+}
+
+// addDrops charges capture drops to every call in progress.
+func (t *tracker) addDrops(n uint64) {
+	for _, c := range t.order {
+		c.drops += n
+	}
 }

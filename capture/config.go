@@ -15,6 +15,14 @@ type Config struct {
 	// Local lists the device's own IP addresses. Empty: taken from the interfaces when live,
 	// guessed from the traffic when replaying files.
 	Local []string `yaml:"local"`
+	// Interfaces are captured live, each by its own goroutine; "any" is every interface.
+	Interfaces []string `yaml:"interfaces"`
+	// Ports limits live capture to UDP with a source or destination port in this range
+	// ("1024-65535"); empty is every port. The kernel filters, so the rest costs nothing.
+	Ports string `yaml:"ports"`
+	// Promiscuous also captures traffic not addressed to the device (a mirror port); the
+	// device's own calls need it off.
+	Promiscuous bool `yaml:"promiscuous"`
 }
 
 // Validate reports every problem with the section, naming the keys.
@@ -30,6 +38,17 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.LocalAddrs(); err != nil {
 		errs = append(errs, err)
+	}
+	if len(c.Files) > 0 && len(c.Interfaces) > 0 {
+		errs = append(errs, fmt.Errorf("capture.interfaces: set either capture.files (replay) or capture.interfaces (live), not both"))
+	}
+	for i, name := range c.Interfaces {
+		if name == "" || (name == AnyInterface && len(c.Interfaces) > 1) {
+			errs = append(errs, fmt.Errorf("capture.interfaces[%d]: want an interface name, or \"any\" alone", i))
+		}
+	}
+	if _, err := ParsePortRange(c.Ports); err != nil {
+		errs = append(errs, fmt.Errorf("capture.ports: %w", err))
 	}
 	return errors.Join(errs...)
 }

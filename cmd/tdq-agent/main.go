@@ -18,6 +18,8 @@ commands:
   run --config FILE          run the agent in the foreground (capture, measure, spool, upload)
   analyze [--local IP] FILE...  print each call's Graph request body (one JSON line per call)
   config check FILE          validate a config file and print the effective config
+  service install|uninstall|start|stop|restart|status [--config FILE]
+                             the system service (systemd on Linux, the SCM on Windows)
   bench [--packets N] [--streams N]  measure analyze on a generated capture
   version                    print the version
 `
@@ -38,6 +40,8 @@ func main() {
 		err = configCmd(args)
 	case "bench":
 		err = benchCmd(args)
+	case "service":
+		err = serviceCmd(args)
 	case "bench-run": // the child process of bench
 		err = benchRun(args)
 	case "version", "--version":

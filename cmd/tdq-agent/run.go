@@ -59,7 +59,8 @@ func run(ctx context.Context, cfg agent.Config, log *zap.Logger) error {
 		return err
 	}
 	fields := []zap.Field{zap.String("version", version), zap.String("sink", cfg.Uploader.Sink),
-		zap.String("spool", cfg.Uploader.SpoolDir), zap.Int("files", len(cfg.Capture.Files))}
+		zap.String("spool", cfg.Uploader.SpoolDir), zap.Int("files", len(cfg.Capture.Files)),
+		zap.Strings("interfaces", cfg.Capture.Interfaces)}
 	if cfg.Uploader.Sink == uploader.SinkOutbox {
 		fields = append(fields, zap.String("outbox", cfg.Uploader.OutboxDir))
 	}
@@ -80,8 +81,13 @@ func run(ctx context.Context, cfg agent.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	if len(cfg.Capture.Interfaces) > 0 {
+		err := a.RunLive(ctx)
+		stop()
+		return err
+	}
 	if len(cfg.Capture.Files) == 0 {
-		log.Warn("no capture source configured (capture.files is empty): uploading spooled records only")
+		log.Warn("no capture source configured (capture.files and capture.interfaces are empty): uploading spooled records only")
 		<-ctx.Done()
 		stop()
 		return nil

@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tdq-agent/tdq-agent/capture"
+)
+
+// livePoll is how long a capture waits for a packet before the agent checks for idle calls by
+// the wall clock; it also bounds how long shutdown waits for a capture goroutine.
+const livePoll = 200 * time.Millisecond
+
+// addrRefresh is how often the device's own addresses are read again (DHCP, Wi-Fi roaming).
+const addrRefresh = 30 * time.Second
+
+// RunLive captures on the configured interfaces until ctx is done, one goroutine per interface,
+// each owning its capture, engine and flow table. At the end, calls in progress are finished and
+// emitted. It returns when every capture has stopped; a capture that fails to open fails all.
+func (a *Agent) RunLive(ctx context.Context) error {
+	ports, err := capture.ParsePortRange(a.cfg.Capture.Ports)
+	if err != nil {
+		return err
+	}
+	var sources []*capture.LiveSource
+	for _, name := range a.cfg.Capture.Interfaces {
+		src, err := capture.OpenLive(name, ports, a.cfg.Capture.Promiscuous, livePoll)
+		if err != nil {
+			for _, s := range sources {
+				s.Close()
+			}
+			return err
+		}
+		sources = append(sources, src)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(sources))
+	for i, src := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer src.Close()
+			errs[i] = a.capture(ctx, src)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// capture is one interface's loop. Time comes from the packets; between packets the wall clock
+// ends idle calls.
+func (a *Agent) capture(ctx context.Context, src *capture.LiveSource) error {
+	name := src.Name()
+	loc, err := a.liveLocalizer(name)
+	if err != nil {
+		return err
+	}
+	r := newRun(a, loc, name)
+	if speed, ok := capture.LinkSpeed(name); ok {
+		r.linkSpeed = speed
+	}
+	a.log.Info("capture started", zap.String("interface", name), zap.Int64("link_speed_bytes", r.linkSpeed),
+		zap.Stringers("local", mapKeys(loc.addrs)))
+	nextRefresh := time.Now().Add(addrRefresh)
+	var p capture.Packet
+	var drops uint64
+	for ctx.Err() == nil {
+		err := src.Next(&p)
+		switch {
+		case err == nil:
+			r.packet(&p)
+			continue
+		case errors.Is(err, capture.ErrTimeout):
+		default:
+			r.endAll()
+			return err
+		}
+		now := time.Now()
+		if st, err := src.Live(); err == nil && st.Dropped > drops {
+			// Capture drops overlap the calls in progress: their records must not be read as
+			// network loss, so the calls carry the count.
+			r.tracker.addDrops(st.Dropped - drops)
+			drops = st.Dropped
+		}
+		r.tick(now.UnixNano())
+		if now.After(nextRefresh) && len(a.local) == 0 {
+			if fresh, err := a.liveLocalizer(name); err == nil {
+				loc.addrs = fresh.addrs
+			}
+			nextRefresh = now.Add(addrRefresh)
+		}
+	}
+	r.endAll()
+	st := src.Stats()
+	a.log.Info("capture stopped", zap.String("interface", name), zap.Uint64("frames", st.Frames),
+		zap.Uint64("udp", st.UDP), zap.Uint64("kernel_drops", drops), zap.Int("calls", r.calls))
+	return nil
+}
+
+// liveLocalizer knows the device's addresses: the configured ones, else the interface's own.
+func (a *Agent) liveLocalizer(iface string) (*localizer, error) {
+	if len(a.local) > 0 {
+		return newLocalizer(a.local), nil
+	}
+	addrs, err := capture.InterfaceAddrs([]string{iface})
+	if err != nil {
+		return nil, fmt.Errorf("local addresses of %s: %w", iface, err)
+	}
+	return newLocalizer(addrs), nil
+}
+
+func mapKeys(m map[netip.Addr]bool) []netip.Addr {
+	out := make([]netip.Addr, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	return out
+}
