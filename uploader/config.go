@@ -22,28 +22,55 @@ const redacted = "[redacted]"
 
 // Config is the uploader section of the agent's config file.
 type Config struct {
-	SpoolDir     string        `yaml:"spool_dir"`     // relative paths are relative to the process cwd; the agent resolves them
-	Sink         string        `yaml:"sink"`          // "graph" or "outbox"
-	OutboxDir    string        `yaml:"outbox_dir"`    // used when sink is "outbox"
-	RetryMin     time.Duration `yaml:"retry_min"`     // backoff floor
-	RetryMax     time.Duration `yaml:"retry_max"`     // backoff ceiling (a longer Retry-After still wins)
-	FlushTimeout time.Duration `yaml:"flush_timeout"` // how long Flush may try at the end of a file replay
+	SpoolDir     string        `yaml:"spool_dir"`      // relative paths are relative to the process cwd; the agent resolves them
+	Sink         string        `yaml:"sink"`           // "graph" or "outbox"
+	OutboxDir    string        `yaml:"outbox_dir"`     // used when sink is "outbox"
+	RetryMin     time.Duration `yaml:"retry_min"`      // backoff floor
+	RetryMax     time.Duration `yaml:"retry_max"`      // backoff ceiling (a longer Retry-After still wins)
+	FlushTimeout time.Duration `yaml:"flush_timeout"`  // how long Flush may try at the end of a file replay
+	MaxAge       time.Duration `yaml:"max_age"`        // a record that failed and is older than this goes to deadletter/
+	MaxRecords   int           `yaml:"max_records"`    // pending records kept; past it the oldest is dropped
+	MaxBytes     ByteSize      `yaml:"max_bytes"`      // bytes of pending records kept; past it the oldest is dropped
+	MinFreeBytes ByteSize      `yaml:"min_free_bytes"` // free disk the spool leaves; below it records wait in memory
 	Graph        GraphConfig   `yaml:"graph"`
 }
 
-// GraphConfig says where and as whom records are posted. National clouds are a matter of
-// base_url and token_url.
+// Cloud names accepted in GraphConfig.Cloud.
+const (
+	CloudGlobal = "global"
+	CloudUSGov  = "usgov"
+	CloudDoD    = "dod"
+	CloudChina  = "china"
+)
+
+// clouds maps each cloud to its Graph host and its Microsoft Entra authority host.
+var clouds = map[string]struct{ graph, login string }{
+	CloudGlobal: {"https://graph.microsoft.com", "https://login.microsoftonline.com"},
+	CloudUSGov:  {"https://graph.microsoft.us", "https://login.microsoftonline.us"},     // US Gov L4 (GCC High)
+	CloudDoD:    {"https://dod-graph.microsoft.us", "https://login.microsoftonline.us"}, // US Gov L5 (DoD)
+}
+
+// GraphConfig says where and as whom records are posted: the cloud picks the Graph and login
+// hosts, base_url and authority_url override them (a proxy, a test double).
 type GraphConfig struct {
-	BaseURL          string        `yaml:"base_url"`
-	Version          string        `yaml:"version"`   // "v1.0" or "beta"
-	TokenURL         string        `yaml:"token_url"` // "{tenant}" is replaced by tenant_id
-	TenantID         string        `yaml:"tenant_id"`
-	ClientID         string        `yaml:"client_id"`
-	ClientSecret     string        `yaml:"client_secret"`      // or one of the two below, so the secret can stay out of the file
-	ClientSecretEnv  string        `yaml:"client_secret_env"`  // name of an environment variable holding the secret
-	ClientSecretFile string        `yaml:"client_secret_file"` // file holding the secret; surrounding whitespace is ignored
-	Scope            string        `yaml:"scope"`
-	Timeout          time.Duration `yaml:"timeout"` // per HTTP request (token or Graph)
+	Cloud        string `yaml:"cloud"`         // global, usgov or dod
+	BaseURL      string `yaml:"base_url"`      // empty: the cloud's Graph host
+	Version      string `yaml:"version"`       // "v1.0" or "beta"
+	AuthorityURL string `yaml:"authority_url"` // empty: the cloud's login host; the tenant is appended
+	TenantID     string `yaml:"tenant_id"`
+	ClientID     string `yaml:"client_id"`
+
+	// The app's credential: a client secret (from one of three places) or a certificate.
+	ClientSecret            string `yaml:"client_secret"`
+	ClientSecretEnv         string `yaml:"client_secret_env"`  // name of an environment variable holding the secret
+	ClientSecretFile        string `yaml:"client_secret_file"` // file holding the secret; surrounding whitespace is ignored
+	CertificateFile         string `yaml:"certificate_file"`   // PEM (certificate and RSA key) or PKCS#12 (.pfx/.p12)
+	CertificatePassword     string `yaml:"certificate_password"`
+	CertificatePasswordEnv  string `yaml:"certificate_password_env"`
+	CertificatePasswordFile string `yaml:"certificate_password_file"`
+
+	Scope   string        `yaml:"scope"`   // empty: the cloud's Graph host + "/.default"
+	Timeout time.Duration `yaml:"timeout"` // per HTTP request (token or Graph)
 }
 
 // DefaultConfig returns the values used for keys the config file leaves out.
@@ -55,12 +82,14 @@ func DefaultConfig() Config {
 		RetryMin:     5 * time.Second,
 		RetryMax:     15 * time.Minute,
 		FlushTimeout: 30 * time.Second,
+		MaxAge:       7 * 24 * time.Hour,
+		MaxRecords:   10000,
+		MaxBytes:     256 << 20,
+		MinFreeBytes: 64 << 20,
 		Graph: GraphConfig{
-			BaseURL:  "https://graph.microsoft.com",
-			Version:  "v1.0",
-			TokenURL: "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
-			Scope:    "https://graph.microsoft.com/.default",
-			Timeout:  30 * time.Second,
+			Cloud:   CloudGlobal,
+			Version: "v1.0",
+			Timeout: 30 * time.Second,
 		},
 	}
 }
@@ -97,43 +126,70 @@ func (c *Config) validateLocal() []error {
 	if c.FlushTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("uploader.flush_timeout: must be positive, got %s", c.FlushTimeout))
 	}
+	if c.MaxAge < time.Hour {
+		errs = append(errs, fmt.Errorf(`uploader.max_age: %s is too short, want at least 1h such as "168h"`, c.MaxAge))
+	}
+	if c.MaxRecords < 1 {
+		errs = append(errs, fmt.Errorf("uploader.max_records: must be at least 1, got %d", c.MaxRecords))
+	}
+	if c.MaxBytes < 64<<10 {
+		errs = append(errs, fmt.Errorf(`uploader.max_bytes: %s is too small, want at least 64KiB such as "256MiB"`, c.MaxBytes))
+	}
+	if c.MinFreeBytes < 0 {
+		errs = append(errs, fmt.Errorf("uploader.min_free_bytes: must not be negative, got %d", c.MinFreeBytes))
+	}
 	return errs
 }
 
 func (g *GraphConfig) validate(prefix string) []error {
 	const needed = `required when sink is "graph"`
 	var errs []error
-	if err := checkEndpoint(g.BaseURL); err != nil {
-		errs = append(errs, fmt.Errorf("%sbase_url: %w", prefix, err))
-	} else if u, _ := url.Parse(g.BaseURL); strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
-		errs = append(errs, fmt.Errorf("%sbase_url: %q has a path; want only the scheme and host, e.g. https://graph.microsoft.com (the version goes in version)", prefix, g.BaseURL))
+	switch _, known := clouds[g.Cloud]; {
+	case g.Cloud == CloudChina:
+		errs = append(errs, fmt.Errorf(`%scloud: "china" is not supported: Microsoft Graph operated by 21Vianet has no logTeleconferenceDeviceQuality action, so records cannot be uploaded there (use sink: outbox to keep them)`, prefix))
+	case !known:
+		errs = append(errs, fmt.Errorf(`%scloud: %q is not a cloud, want "global", "usgov" (graph.microsoft.us) or "dod" (dod-graph.microsoft.us)`, prefix, g.Cloud))
+	}
+	if g.BaseURL != "" {
+		if err := checkEndpoint(g.BaseURL); err != nil {
+			errs = append(errs, fmt.Errorf("%sbase_url: %w", prefix, err))
+		} else if hasPath(g.BaseURL) {
+			errs = append(errs, fmt.Errorf("%sbase_url: %q has a path; want only the scheme and host, e.g. https://graph.microsoft.com (the version goes in version)", prefix, g.BaseURL))
+		}
 	}
 	if g.Version != "v1.0" && g.Version != "beta" {
 		errs = append(errs, fmt.Errorf(`%sversion: %q is not "v1.0" or "beta"`, prefix, g.Version))
 	}
-	if g.TokenURL != "" {
-		if err := checkEndpoint(strings.ReplaceAll(g.TokenURL, "{tenant}", "tenant")); err != nil {
-			errs = append(errs, fmt.Errorf("%stoken_url: %w", prefix, err))
+	if g.AuthorityURL != "" {
+		// MSAL refuses anything but https for an authority, loopback included.
+		if u, err := url.Parse(g.AuthorityURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%sauthority_url: %q is not an https URL such as https://login.microsoftonline.com", prefix, g.AuthorityURL))
+		} else if hasPath(g.AuthorityURL) {
+			errs = append(errs, fmt.Errorf("%sauthority_url: %q has a path; want only the scheme and host (the tenant goes in tenant_id)", prefix, g.AuthorityURL))
 		}
 	}
-	if g.TokenURL == "" || strings.Contains(g.TokenURL, "{tenant}") {
-		if g.TenantID == "" {
-			errs = append(errs, fmt.Errorf("%stenant_id: %s", prefix, needed))
-		} else if strings.ContainsAny(g.TenantID, "/?#% \t\r\n") {
-			errs = append(errs, fmt.Errorf("%stenant_id: %q is not a tenant GUID or domain", prefix, g.TenantID))
-		}
+	if g.TenantID == "" {
+		errs = append(errs, fmt.Errorf("%stenant_id: %s", prefix, needed))
+	} else if strings.ContainsAny(g.TenantID, "/?#% \t\r\n") {
+		errs = append(errs, fmt.Errorf("%stenant_id: %q is not a tenant GUID or domain", prefix, g.TenantID))
 	}
 	if g.ClientID == "" {
 		errs = append(errs, fmt.Errorf("%sclient_id: %s", prefix, needed))
 	}
-	switch n := countSet(g.ClientSecret, g.ClientSecretEnv, g.ClientSecretFile); {
-	case n == 0:
-		errs = append(errs, fmt.Errorf("%sclient_secret: %s (or set client_secret_env or client_secret_file)", prefix, needed))
+	secret, password := g.secretSource(), g.passwordSource()
+	switch n := secret.count(); {
 	case n > 1:
 		errs = append(errs, fmt.Errorf("%sclient_secret: set only one of client_secret, client_secret_env, client_secret_file", prefix))
+	case n == 1 && g.CertificateFile != "":
+		errs = append(errs, fmt.Errorf("%scertificate_file: set either a client secret or a certificate, not both", prefix))
+	case n == 0 && g.CertificateFile == "":
+		errs = append(errs, fmt.Errorf("%sclient_secret: %s (or set client_secret_env, client_secret_file or certificate_file)", prefix, needed))
 	}
-	if g.Scope == "" {
-		errs = append(errs, fmt.Errorf("%sscope: %s", prefix, needed))
+	if password.count() > 1 {
+		errs = append(errs, fmt.Errorf("%scertificate_password: set only one of certificate_password, certificate_password_env, certificate_password_file", prefix))
+	}
+	if password.count() > 0 && g.CertificateFile == "" {
+		errs = append(errs, fmt.Errorf("%scertificate_password: set without certificate_file", prefix))
 	}
 	if g.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("%stimeout: must be positive, got %s", prefix, g.Timeout))
@@ -141,8 +197,13 @@ func (g *GraphConfig) validate(prefix string) []error {
 	return errs
 }
 
-// checkEndpoint insists on https except for loopback, because a bearer token or the client
-// secret would otherwise cross the network in clear; loopback http serves tests and local fakes.
+func hasPath(raw string) bool {
+	u, _ := url.Parse(raw)
+	return strings.Trim(u.Path, "/") != "" || u.RawQuery != ""
+}
+
+// checkEndpoint insists on https except for loopback, because a bearer token would otherwise
+// cross the network in clear; loopback http serves tests and local fakes.
 func checkEndpoint(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
@@ -193,7 +254,7 @@ func (c *Config) CheckRuntime() error {
 			errs = append(errs, err)
 		}
 	case SinkGraph:
-		if _, err := c.Graph.secret(); err != nil {
+		if _, err := c.Graph.credential(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -219,79 +280,94 @@ func checkDir(key, dir string) error {
 	}
 }
 
-// tokenEndpoint fills the tenant into TokenURL, falling back to the public cloud's template.
-func (g *GraphConfig) tokenEndpoint() string {
-	t := g.TokenURL
-	if t == "" {
-		t = DefaultConfig().Graph.TokenURL
+// ResolvePaths rewrites the relative paths of the section with abs, e.g. against the folder of
+// the config file; the agent calls it after loading.
+func (c *Config) ResolvePaths(abs func(string) string) {
+	for _, p := range []*string{&c.SpoolDir, &c.OutboxDir, &c.Graph.ClientSecretFile,
+		&c.Graph.CertificateFile, &c.Graph.CertificatePasswordFile} {
+		if *p != "" {
+			*p = abs(*p)
+		}
 	}
-	return strings.ReplaceAll(t, "{tenant}", url.PathEscape(g.TenantID))
 }
 
-// postURL is the logTeleconferenceDeviceQuality action under the configured host and version.
+// graphHost is the Graph host records go to: base_url, or the cloud's.
+func (g *GraphConfig) graphHost() string {
+	if g.BaseURL != "" {
+		return strings.TrimRight(g.BaseURL, "/")
+	}
+	return clouds[g.Cloud].graph
+}
+
+// authority is the Entra authority MSAL talks to: authority_url or the cloud's login host, with
+// the tenant.
+func (g *GraphConfig) authority() string {
+	host := g.AuthorityURL
+	if host == "" {
+		host = clouds[g.Cloud].login
+	}
+	return strings.TrimRight(host, "/") + "/" + url.PathEscape(g.TenantID)
+}
+
+// scopes asks for the app's Graph permissions in the cloud's Graph, even when base_url points
+// elsewhere (a proxy): the token's audience is Graph itself.
+func (g *GraphConfig) scopes() []string {
+	if g.Scope != "" {
+		return []string{g.Scope}
+	}
+	return []string{clouds[g.Cloud].graph + "/.default"}
+}
+
+// postURL is the logTeleconferenceDeviceQuality action under the Graph host and version.
 func (g *GraphConfig) postURL() string {
-	return strings.TrimRight(g.BaseURL, "/") + "/" + g.Version + "/communications/calls/logTeleconferenceDeviceQuality"
+	return g.graphHost() + "/" + g.Version + "/communications/calls/logTeleconferenceDeviceQuality"
 }
 
-// secret reads the client secret from wherever the config says it lives. It is called for every
-// token request, so a rotated secret file or environment is picked up without a restart.
-func (g *GraphConfig) secret() (string, error) {
-	switch {
-	case g.ClientSecret != "":
-		return g.ClientSecret, nil
-	case g.ClientSecretEnv != "":
-		s := strings.TrimSpace(os.Getenv(g.ClientSecretEnv))
-		if s == "" {
-			return "", fmt.Errorf("uploader.graph.client_secret_env: environment variable %q is empty or unset", g.ClientSecretEnv)
-		}
-		return s, nil
-	case g.ClientSecretFile != "":
-		b, err := os.ReadFile(g.ClientSecretFile)
-		if err != nil {
-			// The *PathError names the file and the reason, never its contents.
-			return "", fmt.Errorf("uploader.graph.client_secret_file: %w", err)
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", fmt.Errorf("uploader.graph.client_secret_file: %q is empty", g.ClientSecretFile)
-		}
-		return s, nil
-	default:
-		return "", errors.New(`uploader.graph.client_secret: required when sink is "graph"`)
-	}
+func (g *GraphConfig) secretSource() secretSource {
+	return secretSource{key: "uploader.graph.client_secret", value: g.ClientSecret, env: g.ClientSecretEnv, fp: g.ClientSecretFile}
 }
 
-// Redacted returns a copy that is safe to print or log: the client secret, if set in the config
-// itself, is replaced by a marker. Names of the env variable and the file are not secret.
+func (g *GraphConfig) passwordSource() secretSource {
+	return secretSource{key: "uploader.graph.certificate_password", value: g.CertificatePassword,
+		env: g.CertificatePasswordEnv, fp: g.CertificatePasswordFile}
+}
+
+// Redacted returns a copy that is safe to print or log: the client secret and the certificate
+// password, if set in the config itself, are replaced by a marker. Names of the env variables and
+// the files are not secret.
 func (c Config) Redacted() Config {
 	c.Graph = c.Graph.Redacted()
 	return c
 }
 
-// Redacted returns a copy with the client secret masked.
+// Redacted returns a copy with the client secret and the certificate password masked.
 func (g GraphConfig) Redacted() GraphConfig {
 	if g.ClientSecret != "" {
 		g.ClientSecret = redacted
 	}
+	if g.CertificatePassword != "" {
+		g.CertificatePassword = redacted
+	}
 	return g
 }
 
-// String prints the config with the secret masked, so %v and zap.Any (which prefers Stringer
-// over reflection) cannot leak it.
+// String prints the config with the secrets masked, so %v and zap.Any (which prefers Stringer
+// over reflection) cannot leak them.
 func (c Config) String() string {
 	r := c.Redacted()
-	return fmt.Sprintf("{spool_dir:%q sink:%q outbox_dir:%q retry_min:%s retry_max:%s flush_timeout:%s graph:%s}",
-		r.SpoolDir, r.Sink, r.OutboxDir, r.RetryMin, r.RetryMax, r.FlushTimeout, r.Graph)
+	return fmt.Sprintf("{spool_dir:%q sink:%q outbox_dir:%q retry_min:%s retry_max:%s flush_timeout:%s max_age:%s max_records:%d max_bytes:%s min_free_bytes:%s graph:%s}",
+		r.SpoolDir, r.Sink, r.OutboxDir, r.RetryMin, r.RetryMax, r.FlushTimeout, r.MaxAge, r.MaxRecords, r.MaxBytes, r.MinFreeBytes, r.Graph)
 }
 
 // GoString keeps %#v from printing the raw struct.
 func (c Config) GoString() string { return c.String() }
 
-// String prints the Graph settings with the secret masked.
+// String prints the Graph settings with the secrets masked.
 func (g GraphConfig) String() string {
 	r := g.Redacted()
-	return fmt.Sprintf("{base_url:%q version:%q token_url:%q tenant_id:%q client_id:%q client_secret:%q client_secret_env:%q client_secret_file:%q scope:%q timeout:%s}",
-		r.BaseURL, r.Version, r.TokenURL, r.TenantID, r.ClientID, r.ClientSecret, r.ClientSecretEnv, r.ClientSecretFile, r.Scope, r.Timeout)
+	return fmt.Sprintf("{cloud:%q base_url:%q version:%q authority_url:%q tenant_id:%q client_id:%q client_secret:%q client_secret_env:%q client_secret_file:%q certificate_file:%q certificate_password:%q certificate_password_env:%q certificate_password_file:%q scope:%q timeout:%s}",
+		r.Cloud, r.BaseURL, r.Version, r.AuthorityURL, r.TenantID, r.ClientID, r.ClientSecret, r.ClientSecretEnv, r.ClientSecretFile,
+		r.CertificateFile, r.CertificatePassword, r.CertificatePasswordEnv, r.CertificatePasswordFile, r.Scope, r.Timeout)
 }
 
 // GoString keeps %#v from printing the raw struct.

@@ -3,6 +3,8 @@ package uploader
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,14 +34,20 @@ type graphSink struct {
 	log       *zap.Logger
 }
 
-// NewGraphSink returns a Sink that posts each body to Graph with an app-only token from the
-// client credentials grant. It fails early if the config is incomplete or the secret cannot be
-// read, so a misconfigured agent stops at start rather than at its first call.
+// NewGraphSink returns a Sink that posts each body to Graph with an app-only token from MSAL. It
+// fails early if the config is incomplete or the credential cannot be read, so a misconfigured
+// agent stops at start rather than at its first call.
 func NewGraphSink(cfg GraphConfig, userAgent string, log *zap.Logger) (Sink, error) {
+	return newGraphSink(cfg, userAgent, log, nil)
+}
+
+// newGraphSink takes the TLS roots to trust (nil: the system's), which tests set to their local
+// authority's and Graph's.
+func newGraphSink(cfg GraphConfig, userAgent string, log *zap.Logger, roots *x509.CertPool) (*graphSink, error) {
 	if errs := cfg.validate("uploader.graph."); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if _, err := cfg.secret(); err != nil {
+	if _, err := cfg.credential(); err != nil {
 		return nil, err
 	}
 	if userAgent == "" {
@@ -49,11 +57,17 @@ func NewGraphSink(cfg GraphConfig, userAgent string, log *zap.Logger) (Sink, err
 		log = zap.NewNop()
 	}
 	log = log.With(zap.String("component", "uploader"))
+	transport := http.DefaultTransport.(*http.Transport).Clone() // keeps proxy-from-environment
+	if roots != nil {
+		transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
 	client := &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(), // keeps proxy-from-environment
+		Transport: transport,
 		// Graph does not redirect this action; following one would hand the record, and on a
 		// same-host redirect the token, to wherever it points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		// Bounds MSAL's own requests too (discovery, token), whatever context it is given.
+		Timeout: cfg.Timeout,
 	}
 	g := &graphSink{
 		url:       cfg.postURL(),
@@ -64,14 +78,13 @@ func NewGraphSink(cfg GraphConfig, userAgent string, log *zap.Logger) (Sink, err
 		log:       log,
 	}
 	g.tokens = &tokenSource{
-		endpoint: cfg.tokenEndpoint(),
-		clientID: cfg.ClientID,
-		scope:    cfg.Scope,
-		secret:   cfg.secret,
-		client:   client,
-		timeout:  cfg.Timeout,
-		now:      func() time.Time { return g.now() },
-		log:      log,
+		authority: cfg.authority(),
+		clientID:  cfg.ClientID,
+		scopes:    cfg.scopes(),
+		cred:      cfg.credential,
+		client:    client,
+		timeout:   cfg.Timeout,
+		log:       log,
 	}
 	return g, nil
 }
@@ -109,9 +122,9 @@ func (g *graphSink) Send(ctx context.Context, body []byte) error {
 }
 
 func tokenFailure(err error) error {
-	re := &RetryableError{Err: fmt.Errorf("get access token: %w", err)}
+	re := &RetryableError{Err: err}
 	if te, ok := errors.AsType[*tokenError](err); ok {
-		re.RetryAfter = te.RetryAfter
+		re.Status, re.RetryAfter = te.Status, te.RetryAfter
 	}
 	return re
 }

@@ -2,6 +2,8 @@ package uploader
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -14,35 +16,61 @@ import (
 	"go.uber.org/zap"
 )
 
-const testTokenPrefix = "tok-Qz8-never-log-"
+const (
+	testTokenPrefix  = "tok-Qz8-never-log-"
+	testCertPassword = "Pfx-Pa55-never-log-51ab"
+)
 
-// Runs failing and succeeding paths with a known secret and token, then looks for either in
-// every log line, every error, and every file the spool wrote.
+// Runs failing and succeeding paths with a known client secret, and again with a certificate and
+// its known password, then looks for the secret, the password and the token in every log line,
+// every error, and every file the spool wrote.
 func TestSecretsStayOutOfLogsErrorsAndFiles(t *testing.T) {
+	cert, key := testCert(t)
+	for _, useCert := range []bool{false, true} {
+		name := "client secret"
+		if useCert {
+			name = "certificate password"
+		}
+		t.Run(name, func(t *testing.T) { checkSecretsStayOut(t, useCert, cert, key) })
+	}
+}
+
+func checkSecretsStayOut(t *testing.T, useCert bool, cert *x509.Certificate, key *rsa.PrivateKey) {
 	log, buf := jsonLogger()
 	clk := newFakeClock()
 	var errs []string
 	check := func(where, s string) {
 		t.Helper()
-		for _, secret := range []string{testSecret, testTokenPrefix} {
+		for _, secret := range []string{testSecret, testCertPassword, testTokenPrefix} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s contains %q:\n%s", where, secret, s)
 			}
 		}
 	}
 
-	// A token endpoint that refuses, and echoes the secret back in its description.
-	tok := newTokenServer(t)
-	tok.prefix = testTokenPrefix
-	tok.refuse = http.StatusUnauthorized
-	tok.refuseMsg = "AADSTS7000215: Invalid client secret provided: " + testSecret
-	graph := newGraphServer(t,
+	ev := &events{}
+	auth := newAuthority(t, ev)
+	auth.prefix = testTokenPrefix
+	// A token endpoint that refuses, and echoes the credential's secret in its description.
+	echo := testSecret
+	if useCert {
+		echo = testCertPassword
+	}
+	auth.setRefuse(http.StatusUnauthorized, "AADSTS7000215: Invalid client secret provided: "+echo, "")
+	graph := newGraphServer(t, ev,
 		answer(http.StatusUnauthorized, graphErrorBody("InvalidAuthenticationToken", "Access token has expired", "r401")),
 		answer(http.StatusBadRequest, graphErrorBody("BadRequest", "Invalid quality record", "r400")),
 		answer(http.StatusServiceUnavailable, graphErrorBody("serviceNotAvailable", "try later", "r503")),
 		answer(http.StatusOK, "", "request-id", "r200"),
 	)
-	g := newTestGraphSink(t, testGraphConfig(tok, graph), clk, log)
+	gcfg := testGraphConfig(auth, graph)
+	if useCert {
+		auth.cert = cert
+		gcfg.ClientSecret = ""
+		gcfg.CertificateFile = writeCertFile(t, cert, key, "pfx", testCertPassword)
+		gcfg.CertificatePassword = testCertPassword
+	}
+	g := newTestGraphSink(t, gcfg, clk, log, graph.Server)
 	dir := t.TempDir()
 	u := newTestUploader(t, dir, g, clk, log)
 
@@ -53,7 +81,7 @@ func TestSecretsStayOutOfLogsErrorsAndFiles(t *testing.T) {
 	}
 	mustEnqueue(t, u, `{"quality":1}`)
 	u.sendDue(context.Background()) // token refused: retry
-	tok.refuse = 0
+	auth.setRefuse(0, "", "")
 
 	// 401 → refresh → 400 (dead letter), then 503 (retry), then 200, then the retry: 200.
 	mustEnqueue(t, u, `{"quality":2}`)
@@ -66,17 +94,32 @@ func TestSecretsStayOutOfLogsErrorsAndFiles(t *testing.T) {
 	if st.DeadLettered != 1 || st.Retried != 2 || st.Uploaded != 2 { // Flush retries the 503 within flush_timeout
 		t.Fatalf("paths not all taken: %+v\n%s", st, buf)
 	}
+	if bad := auth.refusals(); len(bad) != 0 {
+		t.Fatalf("the authority refused the credential: %v", bad)
+	}
 	for _, r := range graph.requests() {
 		if !strings.HasPrefix(r.header.Get("Authorization"), "Bearer "+testTokenPrefix) {
 			t.Fatalf("the token under test was not used: %q", r.header.Get("Authorization"))
 		}
 	}
 
+	// A wrong password: the error must name the file, not the password tried.
+	bad := gcfg
+	bad.CertificateFile = writeCertFile(t, cert, key, "pfx", testCertPassword+"x")
+	bad.ClientSecret, bad.CertificatePassword = "", testCertPassword
+	if _, err := NewGraphSink(bad, testUserAgent, log); err != nil {
+		errs = append(errs, err.Error())
+	} else {
+		t.Error("a certificate with another password was read")
+	}
+
 	cfg := validGraphConfig()
-	cfg.Graph.ClientSecretEnv = "ALSO_SET" // invalid: two sources
+	cfg.Graph = gcfg
+	cfg.Graph.ClientSecretEnv = "ALSO_SET" // invalid: two sources, or a secret with a certificate
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err.Error())
 	}
+	cfg.Graph.ClientSecret, cfg.Graph.CertificatePassword = testSecret, testCertPassword
 	log.Info("config", zap.Any("uploader", cfg), zap.Any("graph", cfg.Graph), zap.Stringer("s", cfg))
 
 	for _, e := range errs {
@@ -91,6 +134,7 @@ func TestSecretsStayOutOfLogsErrorsAndFiles(t *testing.T) {
 	for _, s := range []string{
 		fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%v", &cfg),
 		fmt.Sprintf("%+v", cfg.Graph), fmt.Sprintf("%#v", cfg.Graph), fmt.Sprint(cfg.Redacted().Graph.ClientSecret),
+		fmt.Sprint(cfg.Redacted().Graph.CertificatePassword),
 	} {
 		check("printed config", s)
 	}

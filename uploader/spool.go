@@ -26,6 +26,8 @@ const (
 	dirCorrupt    = "corrupt"
 	dirDeadLetter = "deadletter"
 	dirTmp        = "tmp"
+	dirRequests   = "requests"
+	lockFile      = "lock"
 )
 
 const envelopeVersion = 1
@@ -44,6 +46,8 @@ type Entry struct {
 	NextAttempt time.Time // not sent before this time (records never attempted are always due)
 	LastStatus  string    // outcome of the last attempt, for operators
 	Body        []byte    // the Graph request body; shared, do not modify
+
+	size int64 // of the file, for max_bytes
 }
 
 // envelope is the on-disk form of an Entry. The body is spliced in as raw JSON rather than
@@ -61,40 +65,85 @@ type envelope struct {
 }
 
 // Spool is a directory of records waiting for delivery, safe for concurrent use. It keeps every
-// pending entry in memory as well: records are a few kilobytes and the count is small.
+// pending entry in memory as well: records are a few kilobytes and their number is capped.
+// One process at a time owns a spool, through an OS lock on its lock file.
 type Spool struct {
-	dir string
-	log *zap.Logger
-	now func() time.Time
+	dir    string
+	log    *zap.Logger
+	now    func() time.Time
+	limits limits
+	lock   *os.File
+
+	lastApplied int // records requeued by the last applyRequests, for `queue retry`
 
 	corrupt atomic.Uint64 // files moved to corrupt/ since open
+	dropped atomic.Uint64 // oldest records dropped to stay within the caps
 
-	mu      sync.Mutex // guards pending and lastID, and orders file writes for one id
+	mu      sync.Mutex // guards pending, bytes and lastID, and orders file writes for one id
 	pending map[string]Entry
+	bytes   int64     // sum of the pending files' sizes
 	lastID  time.Time // time part of the newest id, so ids stay strictly increasing
 }
 
-// OpenSpool prepares dir (creating pending/, corrupt/, deadletter/ and tmp/), removes leftover
-// temp files of interrupted writes, and loads pending records. A record file that is unreadable,
-// fails its checksum or does not parse is moved to corrupt/ with a WARN line and skipped: one bad
-// file must never stop the agent.
+// limits are the caps of Config; zero means no cap.
+type limits struct {
+	maxRecords   int
+	maxBytes     int64
+	minFreeBytes int64
+}
+
+// ErrBelowFloor is returned by Put when writing would leave less free disk than min_free_bytes.
+var ErrBelowFloor = errors.New("free disk space is below min_free_bytes")
+
+// lockWait is how long OpenSpool waits for a lock another process holds: `tdq-agent queue`
+// holds it for milliseconds, and a service restarting at that moment must not fail.
+const lockWait = 2 * time.Second
+
+// OpenSpool prepares dir (creating pending/, corrupt/, deadletter/, requests/ and tmp/), takes
+// the spool's lock, removes leftover temp files of interrupted writes, loads pending records and
+// applies retry requests an operator left. A record file that is unreadable, fails its checksum
+// or does not parse is moved to corrupt/ with a WARN line and skipped: one bad file must never
+// stop the agent. A spool another process holds is refused with a *LockedError.
 func OpenSpool(dir string, log *zap.Logger) (*Spool, error) {
+	return openSpool(dir, log, lockWait)
+}
+
+func openSpool(dir string, log *zap.Logger, wait time.Duration) (*Spool, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	s := &Spool{dir: dir, log: log, now: time.Now, pending: map[string]Entry{}}
-	for _, sub := range []string{dirPending, dirCorrupt, dirDeadLetter, dirTmp} {
+	for _, sub := range []string{dirPending, dirCorrupt, dirDeadLetter, dirRequests, dirTmp} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("create spool directory: %w", err)
 		}
 	}
+	lock, err := lockSpool(dir, wait)
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
+	// Only the owner may clean tmp/: another agent's half-written file would vanish under it.
 	if err := s.cleanTmp(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	if err := s.load(); err != nil {
+		s.Close()
 		return nil, err
 	}
+	s.applyRequests()
 	return s, nil
+}
+
+// Close releases the spool's lock. The files stay as they are; the spool must not be used after.
+func (s *Spool) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
 }
 
 func (s *Spool) path(sub string) string { return filepath.Join(s.dir, sub) }
@@ -124,6 +173,7 @@ func (s *Spool) load() error {
 			continue
 		}
 		s.pending[e.ID] = e
+		s.bytes += e.size
 	}
 	return nil
 }
@@ -140,7 +190,9 @@ func (s *Spool) readEntry(de os.DirEntry) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	return decodeEntry(id, data)
+	e, err := decodeEntry(id, data)
+	e.size = int64(len(data))
+	return e, err
 }
 
 func decodeEntry(id string, data []byte) (Entry, error) {
@@ -211,7 +263,9 @@ func (s *Spool) quarantine(name string, reason error) {
 
 // Put stores body as a new pending record and returns only once the record is durable. The body
 // must be JSON; surrounding whitespace is trimmed (it is what comes back from the file anyway),
-// and the trimmed bytes are exactly what will be sent.
+// and the trimmed bytes are exactly what will be sent. To stay within max_records and max_bytes
+// it drops the oldest records first; when the disk is below min_free_bytes it writes nothing and
+// returns an error wrapping ErrBelowFloor.
 func (s *Spool) Put(body []byte) (Entry, error) {
 	body = bytes.TrimSpace(body)
 	if !json.Valid(body) {
@@ -226,11 +280,79 @@ func (s *Spool) Put(body []byte) (Entry, error) {
 		NextAttempt: now,
 		Body:        bytes.Clone(body),
 	}
-	if err := s.write(e); err != nil {
+	data, err := encodeEntry(e)
+	if err != nil {
 		return Entry{}, err
 	}
+	e.size = int64(len(data))
+	if err := s.checkFloor(e.size); err != nil {
+		return Entry{}, err
+	}
+	s.makeRoom(e.size)
+	if err := writeDurable(s.path(dirTmp), s.path(dirPending), e.ID+".json", data); err != nil {
+		return Entry{}, fmt.Errorf("write spool entry %q: %w", e.ID, err)
+	}
 	s.pending[e.ID] = e
+	s.bytes += e.size
 	return e, nil
+}
+
+// checkFloor refuses a write that would leave less than min_free_bytes free. Dropping our own
+// old records cannot help here: they are a few kilobytes, and whatever filled the disk was not
+// the spool (max_bytes bounds it), so the record waits in memory until space returns.
+func (s *Spool) checkFloor(size int64) error {
+	if s.limits.minFreeBytes <= 0 {
+		return nil
+	}
+	free, err := diskFree(s.dir)
+	if err != nil {
+		return nil // no answer is no reason to refuse; a real lack of space fails the write
+	}
+	if free-size < s.limits.minFreeBytes {
+		return fmt.Errorf("spool %q: %s free: %w (%s)", s.dir, ByteSize(free), ErrBelowFloor, ByteSize(s.limits.minFreeBytes))
+	}
+	return nil
+}
+
+// makeRoom drops the oldest pending records until one more of size fits both caps. A record
+// larger than max_bytes on its own is still written, into an otherwise empty spool: losing it
+// would not make room for anything.
+func (s *Spool) makeRoom(size int64) {
+	for len(s.pending) > 0 {
+		reason := ""
+		switch {
+		case s.limits.maxRecords > 0 && len(s.pending)+1 > s.limits.maxRecords:
+			reason = "max_records"
+		case s.limits.maxBytes > 0 && s.bytes+size > s.limits.maxBytes:
+			reason = "max_bytes"
+		default:
+			return
+		}
+		s.dropOldest(reason)
+	}
+}
+
+func (s *Spool) dropOldest(reason string) {
+	var old Entry
+	for id, e := range s.pending {
+		if old.ID == "" || id < old.ID {
+			old = e
+		}
+	}
+	delete(s.pending, old.ID)
+	s.bytes -= old.size
+	n := s.dropped.Add(1)
+	err := os.Remove(filepath.Join(s.path(dirPending), old.ID+".json"))
+	if err == nil {
+		err = syncDir(s.path(dirPending))
+	}
+	fields := []zap.Field{zap.String("id", old.ID), zap.Time("created_at", old.CreatedAt), zap.Int("attempts", old.Attempts),
+		zap.String("cap", reason), zap.Int("max_records", s.limits.maxRecords),
+		zap.Stringer("max_bytes", ByteSize(s.limits.maxBytes)), zap.Uint64("dropped_total", n)}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		fields = append(fields, zap.Error(err))
+	}
+	s.log.Warn("spool full; dropped the oldest record", fields...)
 }
 
 // newID returns a time-prefixed id, strictly increasing within this process even when the clock
@@ -247,15 +369,16 @@ func (s *Spool) newID(now time.Time) string {
 	return t.Format(idLayout) + "-" + hex.EncodeToString(r[:])
 }
 
-func (s *Spool) write(e Entry) error {
+// write rewrites a pending entry's file and returns its new size.
+func (s *Spool) write(e Entry) (int64, error) {
 	data, err := encodeEntry(e)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := writeDurable(s.path(dirTmp), s.path(dirPending), e.ID+".json", data); err != nil {
-		return fmt.Errorf("write spool entry %q: %w", e.ID, err)
+		return 0, fmt.Errorf("write spool entry %q: %w", e.ID, err)
 	}
-	return nil
+	return int64(len(data)), nil
 }
 
 // Pending returns the pending records, oldest first. Order is by id, which is the order of
@@ -292,8 +415,13 @@ func (s *Spool) Update(e Entry) error {
 		return fmt.Errorf("update spool entry %q: %w", e.ID, os.ErrNotExist)
 	}
 	old.Attempts, old.NextAttempt, old.LastStatus = e.Attempts, e.NextAttempt, e.LastStatus
+	size, err := s.write(old)
+	if err == nil {
+		s.bytes += size - old.size
+		old.size = size
+	}
 	s.pending[e.ID] = old
-	return s.write(old)
+	return err
 }
 
 // Delete removes an accepted record. The record leaves the in-memory list even if the file cannot
@@ -305,7 +433,7 @@ func (s *Spool) Delete(id string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.pending, id)
+	s.forget(id)
 	if err := os.Remove(filepath.Join(s.path(dirPending), id+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("delete spool entry %q: %w", id, err)
 	}
@@ -317,16 +445,31 @@ func (s *Spool) Delete(id string) error {
 func (s *Spool) deadLetter(e Entry) error {
 	if err := s.Update(e); err != nil {
 		s.mu.Lock()
-		delete(s.pending, e.ID)
+		s.forget(e.ID)
 		s.mu.Unlock()
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.pending, e.ID)
+	s.forget(e.ID)
 	name := e.ID + ".json"
 	if err := moveDurable(s.path(dirPending), s.path(dirDeadLetter), name, name); err != nil {
 		return fmt.Errorf("dead-letter spool entry %q: %w", e.ID, err)
 	}
 	return nil
+}
+
+// forget drops a record from memory; s.mu must be held.
+func (s *Spool) forget(id string) {
+	if e, ok := s.pending[id]; ok {
+		s.bytes -= e.size
+		delete(s.pending, id)
+	}
+}
+
+// usage returns the number and bytes of pending records.
+func (s *Spool) usage() (int, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending), s.bytes
 }

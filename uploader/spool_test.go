@@ -17,10 +17,35 @@ func openTestSpool(t *testing.T, dir string, clk *fakeClock) *Spool {
 	if err != nil {
 		t.Fatalf("OpenSpool: %v", err)
 	}
+	t.Cleanup(func() { s.Close() })
 	if clk != nil {
 		s.now = clk.Now
 	}
 	return s
+}
+
+// reopen closes s and opens its directory again, as the next start of the agent would.
+func reopen(t *testing.T, s *Spool, clk *fakeClock) *Spool {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openTestSpool(t, s.dir, clk)
+}
+
+// onDisk decodes the files in pending/, oldest first, without taking the lock: what another
+// process, or the next start, would find.
+func onDisk(t *testing.T, dir string) []Entry {
+	t.Helper()
+	var out []Entry
+	for _, name := range dirNames(t, filepath.Join(dir, dirPending)) {
+		it, ok := readItem(dir, StatePending, name)
+		if !ok || it.Err != nil {
+			t.Fatalf("pending/%s: %v", name, it.Err)
+		}
+		out = append(out, it.Entry)
+	}
+	return out
 }
 
 func mustPut(t *testing.T, s *Spool, body string) Entry {
@@ -78,7 +103,7 @@ func TestSpoolRoundTrip(t *testing.T) {
 	}
 
 	// A second process sees the update: it was on disk, not only in memory.
-	s2 := openTestSpool(t, dir, clk)
+	s2 := reopen(t, s, clk)
 	got := s2.Pending()
 	if len(got) != 2 {
 		t.Fatalf("reopened spool has %d entries, want 2", len(got))
@@ -95,7 +120,7 @@ func TestSpoolRoundTrip(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, dirPending, first.ID+".json")); !os.IsNotExist(err) {
 		t.Errorf("deleted entry file still there: %v", err)
 	}
-	s3 := openTestSpool(t, dir, clk)
+	s3 := reopen(t, s2, clk)
 	if got := ids(s3.Pending()); !slices.Equal(got, []string{second.ID}) {
 		t.Errorf("after Delete, reopened Pending = %v, want [%s]", got, second.ID)
 	}
@@ -122,7 +147,7 @@ func TestSpoolReopenKeepsOrder(t *testing.T) {
 	if got := ids(s.Pending()); !slices.Equal(got, want) {
 		t.Errorf("Pending = %v, want %v", got, want)
 	}
-	if got := ids(openTestSpool(t, dir, clk).Pending()); !slices.Equal(got, want) {
+	if got := ids(reopen(t, s, clk).Pending()); !slices.Equal(got, want) {
 		t.Errorf("reopened Pending = %v, want %v", got, want)
 	}
 }
@@ -143,7 +168,7 @@ func TestSpoolKeepsBodyBytes(t *testing.T) {
 	if !bytes.Contains(file, []byte(`"body":`+body)) {
 		t.Errorf("file does not hold the body as raw JSON:\n%s", file)
 	}
-	got := openTestSpool(t, dir, nil).Pending()
+	got := reopen(t, s, nil).Pending()
 	if len(got) != 1 || string(got[0].Body) != body {
 		t.Errorf("reopened body = %q, want %q", got[0].Body, body)
 	}
@@ -216,10 +241,12 @@ func TestSpoolQuarantinesCorruptFiles(t *testing.T) {
 			tt.damage(t, path, data)
 
 			log, logs := observed()
+			s.Close()
 			s2, err := OpenSpool(dir, log)
 			if err != nil {
 				t.Fatalf("OpenSpool with a corrupt file: %v", err)
 			}
+			defer s2.Close()
 			if got := ids(s2.Pending()); !slices.Equal(got, []string{before.ID, after.ID}) {
 				t.Errorf("Pending = %v, want the two good entries", got)
 			}
@@ -249,7 +276,7 @@ func TestSpoolRemovesLeftoverTmp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s2 := openTestSpool(t, dir, nil)
+	s2 := reopen(t, s, nil)
 	if left := dirNames(t, filepath.Join(dir, dirTmp)); len(left) != 0 {
 		t.Errorf("tmp/ still holds %v", left)
 	}

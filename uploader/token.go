@@ -2,167 +2,110 @@ package uploader
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 	"go.uber.org/zap"
 )
 
-// renewBefore is how long before expiry a cached token is replaced, as MSAL does, so a token
-// never expires between being handed out and reaching Graph.
-const renewBefore = 5 * time.Minute
-
-// maxTokenResponse bounds what is read from the token endpoint; real answers are a few KB.
-const maxTokenResponse = 1 << 20
-
-// tokenSource obtains app-only access tokens with the OAuth2 client credentials grant
-// (client_secret_post) and caches them. It is hand-written rather than x/oauth2 so the clock is
-// injectable and the renewal margin is exactly renewBefore.
+// tokenSource obtains app-only Graph tokens with MSAL's confidential client (client credentials
+// grant, secret or certificate). MSAL caches the token and renews it 5 minutes before expiry;
+// what MSAL does not do is drop a token Graph has refused: after a 401 it would hand out the same
+// cached token until it expires. invalidate therefore throws the whole client away, and the next
+// token comes from a fresh client (and a freshly read credential).
 type tokenSource struct {
-	endpoint string
-	clientID string
-	scope    string
-	secret   func() (string, error)
-	client   *http.Client
-	timeout  time.Duration
-	now      func() time.Time
-	log      *zap.Logger
+	authority string
+	clientID  string
+	scopes    []string
+	cred      func() (appCredential, error)
+	client    *http.Client
+	timeout   time.Duration
+	log       *zap.Logger
 
-	// mu guards cached and expiry. It is held across a fetch so that concurrent callers wait for
-	// one request instead of each asking the endpoint.
-	mu     sync.Mutex
-	cached string
-	expiry time.Time
+	// mu guards app, secrets and last. It is held across a token request so that concurrent
+	// callers wait for one request instead of each asking the authority.
+	mu      sync.Mutex
+	app     *confidential.Client
+	secrets []string // of the current credential, to scrub from error text
+	last    string   // the token app last handed out
 }
 
-// tokenError is a refusal from the token endpoint, e.g. invalid_client for a wrong secret.
+// tokenError is a refusal or failure from the authority, scrubbed of secrets.
 type tokenError struct {
-	Status      int
-	Code        string
-	Description string
-	RetryAfter  time.Duration
+	Status     int // HTTP status from the authority, 0 when none arrived
+	RetryAfter time.Duration
+	msg        string
 }
 
-func (e *tokenError) Error() string {
-	s := fmt.Sprintf("token endpoint answered %d", e.Status)
-	if e.Code != "" {
-		s += " " + e.Code
-	}
-	if e.Description != "" {
-		s += ": " + e.Description
-	}
-	return s
-}
+func (e *tokenError) Error() string { return e.msg }
 
-// token returns a cached token that is valid for at least renewBefore more, or fetches one.
+// token returns an access token valid for at least 5 more minutes.
 func (ts *tokenSource) token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.cached != "" && ts.now().Before(ts.expiry.Add(-renewBefore)) {
-		return ts.cached, nil
-	}
-	tok, expiry, err := ts.fetch(ctx)
-	if err != nil {
-		return "", err
-	}
-	ts.cached, ts.expiry = tok, expiry
-	ts.log.Debug("access token acquired", zap.Time("expires_at", expiry))
-	return tok, nil
-}
-
-// invalidate drops the cached token if it is still the one Graph refused, so that a token a
-// concurrent caller already renewed is not thrown away.
-func (ts *tokenSource) invalidate(tok string) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if ts.cached == tok {
-		ts.cached, ts.expiry = "", time.Time{}
-	}
-}
-
-func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
-	secret, err := ts.secret()
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {ts.clientID},
-		"client_secret": {secret},
-		"scope":         {ts.scope},
+	if ts.app == nil {
+		if err := ts.build(); err != nil {
+			return "", err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, ts.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.endpoint, strings.NewReader(form.Encode()))
+	res, err := ts.app.AcquireTokenByCredential(ctx, ts.scopes)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("build token request: %w", err)
+		// A refused credential may have been rotated since: read it again next time.
+		ts.app = nil
+		return "", ts.failure(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	sent := ts.now()
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		// *url.Error names the method and URL only; the secret is in the body.
-		return "", time.Time{}, fmt.Errorf("request token: %w", err)
+	if res.AccessToken != ts.last {
+		ts.log.Debug("access token acquired", zap.Time("expires_at", res.ExpiresOn))
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("read token response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", time.Time{}, refusal(resp, data, secret, sent)
-	}
-	return parseToken(data, sent)
+	ts.last = res.AccessToken
+	return res.AccessToken, nil
 }
 
-func refusal(resp *http.Response, data []byte, secret string, now time.Time) error {
-	var body struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
+func (ts *tokenSource) build() error {
+	c, err := ts.cred()
+	if err != nil {
+		return err
 	}
-	_ = json.Unmarshal(data, &body) // a non-JSON refusal still yields its status
-	return &tokenError{
-		Status: resp.StatusCode,
-		Code:   body.Error,
-		// An endpoint that echoes the request would put the secret in our logs; mask it.
-		Description: strings.ReplaceAll(truncate(body.Description, 512), secret, redacted),
-		RetryAfter:  retryAfter(resp.Header.Get("Retry-After"), now),
+	app, err := confidential.New(ts.authority, ts.clientID, c.cred,
+		confidential.WithHTTPClient(ts.client),
+		// Instance discovery asks login.microsoftonline.com about the authority first, which
+		// sovereign clouds behind a proxy and local test authorities cannot answer; the
+		// authority comes from our own table of clouds, so there is nothing to discover.
+		confidential.WithInstanceDiscovery(false))
+	if err != nil {
+		return fmt.Errorf("create msal client for %s: %s", ts.authority, redact(err.Error(), c.secrets...))
+	}
+	ts.app, ts.secrets = &app, c.secrets
+	return nil
+}
+
+// invalidate drops the client, and so its cache, if tok is still the token it hands out; a token
+// a concurrent caller already renewed is kept.
+func (ts *tokenSource) invalidate(tok string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.last == tok {
+		ts.app, ts.last = nil, ""
 	}
 }
 
-// parseToken reads the token response. Expiry counts from when the request was sent, which errs
-// on the early side.
-func parseToken(data []byte, sent time.Time) (string, time.Time, error) {
-	var body struct {
-		AccessToken string      `json:"access_token"`
-		TokenType   string      `json:"token_type"`
-		ExpiresIn   json.Number `json:"expires_in"` // a number, or a string in older Azure AD answers
+// failure turns an MSAL error into a tokenError. MSAL's text carries the authority's answer,
+// which may echo what was sent; it is scrubbed of the secret and cut to a loggable size.
+func (ts *tokenSource) failure(err error) error {
+	te := &tokenError{msg: "get access token: " + truncate(redact(err.Error(), ts.secrets...), 1024)}
+	if ce, ok := errors.AsType[msalerrors.CallErr](err); ok && ce.Resp != nil {
+		te.Status = ce.Resp.StatusCode
+		te.RetryAfter = retryAfter(ce.Resp.Header.Get("Retry-After"), time.Now())
 	}
-	if err := json.Unmarshal(data, &body); err != nil {
-		return "", time.Time{}, fmt.Errorf("parse token response: %w", err)
-	}
-	if body.AccessToken == "" {
-		return "", time.Time{}, errors.New("parse token response: no access_token")
-	}
-	if body.TokenType != "" && !strings.EqualFold(body.TokenType, "bearer") {
-		return "", time.Time{}, fmt.Errorf("parse token response: token_type %q is not Bearer", body.TokenType)
-	}
-	secs, err := body.ExpiresIn.Int64()
-	if err != nil || secs <= 0 {
-		// Without a lifetime the token is used for this request only.
-		return body.AccessToken, sent, nil
-	}
-	secs = min(secs, 24*3600) // a bogus huge lifetime must not overflow or pin a token for ever
-	return body.AccessToken, sent.Add(time.Duration(secs) * time.Second), nil
+	return te
 }
 
 // truncate keeps error text from a remote server to a loggable size, on a rune boundary.

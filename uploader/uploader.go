@@ -18,9 +18,12 @@ const (
 	// maxHeld bounds the records kept in memory while the spool cannot be written (disk full):
 	// about a day of calls on a busy room, a few MB.
 	maxHeld = 1000
-	// maxIdle caps how long the loop sleeps, so that held records are retried and a wall clock
-	// that stepped (NTP, suspend) is noticed within a minute.
+	// maxIdle caps how long the loop sleeps, so that a wall clock that stepped (NTP, suspend) is
+	// noticed within a minute.
 	maxIdle = time.Minute
+	// requestPoll is how often the loop looks for retry requests from `tdq-agent queue` and for
+	// disk space to write held records: an empty directory read, cheap enough to do often.
+	requestPoll = 5 * time.Second
 	// maxStatus bounds LastStatus in spool files.
 	maxStatus = 1024
 )
@@ -47,7 +50,8 @@ type Stats struct {
 	Retried      uint64 `json:"retried"`       // failed attempts rescheduled for later
 	DeadLettered uint64 `json:"dead_lettered"` // records moved to deadletter/
 	Corrupt      uint64 `json:"corrupt"`       // spool files moved to corrupt/
-	Dropped      uint64 `json:"dropped"`       // records lost because the disk failed and the in-memory list was full
+	Dropped      uint64 `json:"dropped"`       // records lost: the oldest, past max_records or max_bytes, or past the in-memory hold while the disk failed
+	Expired      uint64 `json:"expired"`       // records moved to deadletter/ for max_age (also counted in DeadLettered)
 	Pending      int    `json:"pending"`       // records in the spool now
 	Held         int    `json:"held"`          // records in memory waiting for the disk
 }
@@ -72,7 +76,7 @@ type Uploader struct {
 	heldMu sync.Mutex
 	held   [][]byte
 
-	spooled, uploaded, retried, deadLettered, dropped atomic.Uint64
+	spooled, uploaded, retried, deadLettered, dropped, expiredN atomic.Uint64
 }
 
 // New opens the spool in cfg.SpoolDir and returns an Uploader that delivers through sink. Only
@@ -104,11 +108,17 @@ func New(cfg Config, sink Sink, log *zap.Logger, opts ...Option) (*Uploader, err
 		return nil, err
 	}
 	spool.now = u.now
+	spool.limits = limits{maxRecords: cfg.MaxRecords, maxBytes: int64(cfg.MaxBytes), minFreeBytes: int64(cfg.MinFreeBytes)}
 	u.spool = spool
-	u.log.Info("spool opened", zap.String("dir", cfg.SpoolDir),
-		zap.Int("pending", spool.len()), zap.Uint64("corrupt", spool.corrupt.Load()))
+	n, size := spool.usage()
+	u.log.Info("spool opened", zap.String("dir", cfg.SpoolDir), zap.Int("pending", n), zap.Stringer("bytes", ByteSize(size)),
+		zap.Uint64("corrupt", spool.corrupt.Load()))
 	return u, nil
 }
+
+// Close releases the spool's lock so another process may own it; records stay on disk. Run and
+// Flush must have returned.
+func (u *Uploader) Close() error { return u.spool.Close() }
 
 // Enqueue stores a record and wakes the loop. When it returns nil the record is on disk, or,
 // if the disk refused it, held in memory and retried by the loop; the caller has nothing more to
@@ -168,11 +178,14 @@ func (u *Uploader) kick() {
 func (u *Uploader) Run(ctx context.Context) error {
 	for {
 		u.spoolHeld()
+		u.sendMu.Lock()
+		u.spool.applyRequests()
+		u.sendMu.Unlock()
 		wait := u.sendDue(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		t := time.NewTimer(min(wait, maxIdle))
+		t := time.NewTimer(min(wait, requestPoll))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -188,12 +201,17 @@ func (u *Uploader) Run(ctx context.Context) error {
 func (u *Uploader) sendDue(ctx context.Context) time.Duration {
 	for ctx.Err() == nil {
 		u.sendMu.Lock()
-		e, wait, ok := u.nextDue(u.now(), nil)
+		now := u.now()
+		e, wait, ok := u.nextDue(now, nil)
 		if !ok {
 			u.sendMu.Unlock()
 			return wait
 		}
-		u.send(ctx, e)
+		if u.expired(e, now) {
+			u.expire(e)
+		} else {
+			u.send(ctx, e)
+		}
 		u.sendMu.Unlock()
 	}
 	return 0
@@ -298,6 +316,30 @@ func (u *Uploader) send(ctx context.Context, e Entry) {
 	u.retry(e, err)
 }
 
+// expired says whether a due record has used up max_age. One never attempted is tried once
+// whatever its age (a device that was off for a week still sends what it spooled, and a record
+// an operator requeued gets its attempt), so a record is only given up after Graph has had a
+// chance to take it.
+func (u *Uploader) expired(e Entry, now time.Time) bool {
+	return e.Attempts > 0 && now.Sub(e.CreatedAt) > u.cfg.MaxAge
+}
+
+// expire gives up on a record past max_age: it moves to deadletter/ with the reason, where
+// `tdq-agent queue retry` can bring it back; it is never dropped silently.
+func (u *Uploader) expire(e Entry) {
+	last := e.LastStatus
+	e.LastStatus = truncate(fmt.Sprintf("expired: not accepted within max_age %s after %d attempts; last status: %s",
+		u.cfg.MaxAge, e.Attempts, last), maxStatus)
+	u.deadLettered.Add(1)
+	u.expiredN.Add(1)
+	fields := []zap.Field{zap.String("id", e.ID), zap.Time("created_at", e.CreatedAt), zap.Int("attempts", e.Attempts),
+		zap.Duration("max_age", u.cfg.MaxAge), zap.String("last_status", last)}
+	if err := u.spool.deadLetter(e); err != nil {
+		fields = append(fields, zap.NamedError("spool_error", err))
+	}
+	u.log.Error("record expired; moved to deadletter", fields...)
+}
+
 func (u *Uploader) deadLetter(e Entry, pe *PermanentError) {
 	e.LastStatus = truncate(pe.Error(), maxStatus)
 	u.deadLettered.Add(1)
@@ -347,8 +389,9 @@ func (u *Uploader) Stats() Stats {
 		Uploaded:     u.uploaded.Load(),
 		Retried:      u.retried.Load(),
 		DeadLettered: u.deadLettered.Load(),
+		Expired:      u.expiredN.Load(),
 		Corrupt:      u.spool.corrupt.Load(),
-		Dropped:      u.dropped.Load(),
+		Dropped:      u.dropped.Load() + u.spool.dropped.Load(),
 		Pending:      u.spool.len(),
 		Held:         held,
 	}

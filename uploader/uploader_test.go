@@ -72,6 +72,7 @@ func newTestUploader(t *testing.T, dir string, sink Sink, clk *fakeClock, log *z
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() { u.Close() })
 	return u
 }
 
@@ -137,7 +138,7 @@ func TestUploaderRetriesAtBackoffThenDeletes(t *testing.T) {
 	}
 	mustContain(t, e.LastStatus, "503")
 	// The schedule is on disk too: a restart must not retry at once.
-	if re := openTestSpool(t, dir, nil).Pending(); len(re) != 1 || re[0].Attempts != 1 || !re[0].NextAttempt.Equal(e.NextAttempt) {
+	if re := onDisk(t, dir); len(re) != 1 || re[0].Attempts != 1 || !re[0].NextAttempt.Equal(e.NextAttempt) {
 		t.Errorf("reopened spool = %+v, want the rescheduled entry", re)
 	}
 	warns := entriesWith(logs, "upload failed; will retry")
@@ -239,7 +240,7 @@ func TestUploaderDeadLettersPermanentErrors(t *testing.T) {
 	if st := u.Stats(); st.DeadLettered != 1 || st.Pending != 0 {
 		t.Errorf("Stats = %+v", st)
 	}
-	if n := len(openTestSpool(t, dir, nil).Pending()); n != 0 {
+	if n := len(onDisk(t, dir)); n != 0 {
 		t.Errorf("reopened spool has %d pending", n)
 	}
 	if n := len(sink.called()); n != 1 {
@@ -297,7 +298,7 @@ func TestUploaderFlush(t *testing.T) {
 		}
 	}
 	var left []string
-	for _, e := range openTestSpool(t, dir, nil).Pending() {
+	for _, e := range onDisk(t, dir) {
 		left = append(left, string(e.Body))
 	}
 	if !slices.Equal(left, []string{`{"quality":"d"}`, `{"quality":"b"}`}) {
@@ -409,7 +410,7 @@ func TestUploaderShutdownFinishesInFlightAndKeepsTheRest(t *testing.T) {
 	if len(calls) != 1 || calls[0].ctxErr != nil {
 		t.Errorf("calls = %+v, want one, with a context that was not cancelled", calls)
 	}
-	left := openTestSpool(t, dir, nil).Pending()
+	left := onDisk(t, dir)
 	if len(left) != 1 || string(left[0].Body) != `{"quality":2}` || left[0].Attempts != 0 {
 		t.Errorf("left on disk = %+v, want only the untouched second record", left)
 	}
@@ -453,7 +454,7 @@ func TestUploaderHoldsRecordsWhileDiskFails(t *testing.T) {
 	}
 	u.spoolHeld()
 	var bodies []string
-	for _, e := range openTestSpool(t, dir, nil).Pending() {
+	for _, e := range onDisk(t, dir) {
 		bodies = append(bodies, string(e.Body))
 	}
 	if !slices.Equal(bodies, []string{`{"quality":1}`, `{"quality":2}`}) {
