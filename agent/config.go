@@ -160,9 +160,7 @@ func (c *Config) resolvePaths(dir string) {
 	for i, f := range c.Capture.Files {
 		c.Capture.Files[i] = abs(f)
 	}
-	c.Uploader.SpoolDir = abs(c.Uploader.SpoolDir)
-	c.Uploader.OutboxDir = abs(c.Uploader.OutboxDir)
-	c.Uploader.Graph.ClientSecretFile = abs(c.Uploader.Graph.ClientSecretFile)
+	c.Uploader.ResolvePaths(abs)
 	c.Log.File = abs(c.Log.File)
 }
 

@@ -37,7 +37,14 @@ type post struct {
 
 func newFakeGraph(t *testing.T) *fakeGraph {
 	f := &fakeGraph{}
-	f.issuer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// MSAL insists on an https authority and reads its OpenID discovery document first.
+	f.issuer = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/tenant-1/v2.0/.well-known/openid-configuration" {
+			base := "https://" + r.Host + "/tenant-1"
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"token_endpoint":"`+base+`/oauth2/v2.0/token","authorization_endpoint":"`+base+`/oauth2/v2.0/authorize","issuer":"`+base+`/v2.0"}`)
+			return
+		}
 		r.ParseForm()
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -94,7 +101,7 @@ func writeConfig(t *testing.T, dir string, f *fakeGraph, files ...string) string
 		b.WriteString("    []\n")
 	}
 	b.WriteString("uploader:\n  spool_dir: spool\n  sink: graph\n  retry_min: 5s\n  flush_timeout: 3s\n")
-	b.WriteString("  graph:\n    base_url: " + f.graph.URL + "\n    token_url: " + f.issuer.URL + "/{tenant}/oauth2/v2.0/token\n")
+	b.WriteString("  graph:\n    base_url: " + f.graph.URL + "\n    authority_url: " + f.issuer.URL + "\n")
 	b.WriteString("    tenant_id: tenant-1\n    client_id: client-1\n    client_secret_env: TDQ_TEST_SECRET\n    timeout: 5s\n")
 	b.WriteString("log:\n  level: debug\n  format: json\n")
 	path := filepath.Join(dir, "agent.yaml")
@@ -106,7 +113,8 @@ func writeConfig(t *testing.T, dir string, f *fakeGraph, files ...string) string
 
 func agentCmd(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, agentBinary, args...)
-	cmd.Env = append(os.Environ(), "TDQ_TEST_SECRET="+testSecret)
+	// SSL_CERT_FILE makes the agent trust the test servers' certificate (Linux, macOS).
+	cmd.Env = append(os.Environ(), "TDQ_TEST_SECRET="+testSecret, "SSL_CERT_FILE="+testCAFile)
 	return cmd
 }
 

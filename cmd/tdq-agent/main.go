@@ -18,6 +18,8 @@ commands:
   run --config FILE          run the agent in the foreground (capture, measure, spool, upload)
   analyze [--local IP] FILE...  print each call's Graph request body (one JSON line per call)
   config check FILE          validate a config file and print the effective config
+  queue list|show ID|retry ID|--all|purge --deadletter|--corrupt --config FILE
+                             inspect and repair the spool (safe while the agent runs)
   service install|uninstall|start|stop|restart|status [--config FILE]
                              the system service (systemd on Linux, the SCM on Windows)
   bench [--packets N] [--streams N]  measure analyze on a generated capture
@@ -38,6 +40,8 @@ func main() {
 		err = analyzeCmd(args)
 	case "config":
 		err = configCmd(args)
+	case "queue":
+		err = queueCmd(args)
 	case "bench":
 		err = benchCmd(args)
 	case "service":

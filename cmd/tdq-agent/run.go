@@ -58,6 +58,7 @@ func run(ctx context.Context, cfg agent.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer up.Close() // releases the spool lock for the next start
 	fields := []zap.Field{zap.String("version", version), zap.String("sink", cfg.Uploader.Sink),
 		zap.String("spool", cfg.Uploader.SpoolDir), zap.Int("files", len(cfg.Capture.Files)),
 		zap.Strings("interfaces", cfg.Capture.Interfaces)}
