@@ -29,7 +29,7 @@ type netnsPair struct {
 	dev, far, devIf string
 }
 
-func newNetnsPair(t *testing.T) *netnsPair {
+func newNetnsPair(t testing.TB) *netnsPair {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces and open AF_PACKET sockets (CI runs as root)")
@@ -93,7 +93,7 @@ func inNetns(name string, fn func() error) error {
 	return <-done
 }
 
-func udpIn(t *testing.T, ns, addr string) *net.UDPConn {
+func udpIn(t testing.TB, ns, addr string) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
 	err := inNetns(ns, func() (err error) {
