@@ -13,7 +13,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -74,14 +73,17 @@ func benchCmd(args []string) error {
 	wall, _ := time.ParseDuration(res[1])
 	mallocs, _ := strconv.ParseUint(res[2], 10, 64)
 	calls, _ := strconv.Atoi(res[3])
-	rss := child.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
 	pps := float64(n) / cpu.Seconds()
 
 	fmt.Printf("capture        %d packets, %d streams, %.1f MB\n", n, *streams, float64(st.Size())/1e6)
 	fmt.Printf("analyze        %.0f packets/s of CPU (%.0f ns/packet), wall %s, %d calls\n", pps, 1e9/pps, wall.Round(time.Millisecond), calls)
 	fmt.Printf("allocations    %.4f per packet (%d in all, stream setup and records included)\n", float64(mallocs)/float64(n), mallocs)
 	fmt.Printf("stream state   %d bytes per stream (metrics.Stream)\n", unsafe.Sizeof(metrics.Stream{}))
-	fmt.Printf("peak RSS       %.1f MB\n", float64(rss)/1024)
+	if rss, ok := peakRSS(child.ProcessState); ok {
+		fmt.Printf("peak RSS       %.1f MB\n", float64(rss)/(1<<20))
+	} else {
+		fmt.Println("peak RSS       not available on this system")
+	}
 	if tshark, err := exec.LookPath("tshark"); err == nil && !*noTshark {
 		t0 := time.Now()
 		cmd := exec.Command(tshark, "-q", "-n", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams", "-r", path)
@@ -135,10 +137,4 @@ func benchRun(args []string) error {
 	runtime.ReadMemStats(&after)
 	fmt.Printf("%s %s %d %d\n", cpu, wall, after.Mallocs-before.Mallocs, calls)
 	return nil
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
