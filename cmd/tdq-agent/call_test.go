@@ -179,6 +179,7 @@ func (r *relay) pipe(t *testing.T, ns string, devPort, farPort, devPeer, farPeer
 	go forward(out, in, mustUDP(fmt.Sprintf("%s:%d", devIP, devPeer)), r.toDev)
 }
 
+// close stops forwarding; a second call does nothing more.
 func (r *relay) close() {
 	for _, c := range r.conns {
 		c.Close()
@@ -329,6 +330,7 @@ log: {level: info, format: json}
 	}
 	t.Logf("PCMA channel: %v", pcma)
 	t.Logf("Opus channel: %v", opus)
+	r.close() // its goroutines have ended: the counters below are final and safe to read
 	t.Logf("relay: toward the device %d forwarded, %d dropped; toward the far end %d forwarded, %d dropped",
 		r.toDev.forwarded, r.toDev.dropped, r.toFar.forwarded, r.toFar.dropped)
 
