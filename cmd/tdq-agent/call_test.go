@@ -237,14 +237,37 @@ func TestRealCall(t *testing.T) {
 	r.pipe(t, tp.relay, 40111, 40211, 50101, 50101, false)
 	defer r.close()
 
+	// The local Graph and token authority listen on the device namespace's loopback, where the
+	// agent runs.
+	g := newFakeGraphOn(t, func() (net.Listener, net.Listener) {
+		var gl, il net.Listener
+		err := inNetns(tp.dev, func() (err error) {
+			if gl, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return err
+			}
+			il, err = net.Listen("tcp", "127.0.0.1:0")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gl, il
+	})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "agent.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`device: {name: room-call, description: call test}
 capture: {interfaces: [%s]}
 call: {idle_timeout: 3s}
-uploader: {spool_dir: spool, sink: outbox, outbox_dir: outbox}
+uploader:
+  spool_dir: spool
+  graph:
+    base_url: %s
+    authority_url: %s
+    tenant_id: tenant-1
+    client_id: client-1
+    client_secret_env: TDQ_TEST_SECRET
 log: {level: info, format: json}
-`, tp.devIf)), 0o600)
+`, tp.devIf, g.graph.URL, g.issuer.URL)), 0o600)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -254,6 +277,7 @@ log: {level: info, format: json}
 		t.Fatal(err)
 	}
 	agent := exec.CommandContext(ctx, "ip", "netns", "exec", tp.dev, agentBinary, "run", "--config", cfg)
+	agent.Env = append(os.Environ(), "TDQ_TEST_SECRET="+testSecret, "SSL_CERT_FILE="+testCAFile)
 	logs, _ := agent.StderrPipe()
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
@@ -299,19 +323,22 @@ log: {level: info, format: json}
 	devPeer.Wait()
 	farPeer.Wait()
 
-	outbox := func() []string { m, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.json")); return m }
 	deadline := time.Now().Add(20 * time.Second)
-	for len(outbox()) == 0 && time.Now().Before(deadline) {
+	for len(g.received()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	agent.Process.Signal(syscall.SIGTERM)
 	agent.Wait()
 	dump.Process.Signal(syscall.SIGINT)
 	dump.Wait()
-	if len(outbox()) != 1 {
-		t.Fatalf("%d records, want 1 call\ndevice peer: %s\nfar peer: %s\nagent:\n%s", len(outbox()), devErr.String(), farErr.String(), logsSoFar())
+	posts := g.received()
+	if len(posts) != 1 {
+		t.Fatalf("Graph received %d records, want 1 call\ndevice peer: %s\nfar peer: %s\nagent:\n%s", len(posts), devErr.String(), farErr.String(), logsSoFar())
 	}
-	body, _ := os.ReadFile(outbox()[0])
+	if posts[0].auth != "Bearer tok-1" || posts[0].path != "/v1.0/communications/calls/logTeleconferenceDeviceQuality" {
+		t.Errorf("posted to %s with %q", posts[0].path, posts[0].auth)
+	}
+	body := posts[0].body
 	var rec struct {
 		Quality struct {
 			MediaQualityList []map[string]any `json:"mediaQualityList"`

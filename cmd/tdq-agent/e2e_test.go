@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,10 +36,14 @@ type post struct {
 	body                               []byte
 }
 
-func newFakeGraph(t *testing.T) *fakeGraph {
+func newFakeGraph(t *testing.T) *fakeGraph { return newFakeGraphOn(t, nil) }
+
+// newFakeGraphOn starts the fake Graph and authority on the listeners listen gives (for a
+// network namespace), or on loopback listeners of the test's own when listen is nil.
+func newFakeGraphOn(t *testing.T, listen func() (graph, issuer net.Listener)) *fakeGraph {
 	f := &fakeGraph{}
 	// MSAL insists on an https authority and reads its OpenID discovery document first.
-	f.issuer = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.issuer = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/tenant-1/v2.0/.well-known/openid-configuration" {
 			base := "https://" + r.Host + "/tenant-1"
 			w.Header().Set("Content-Type", "application/json")
@@ -58,7 +63,7 @@ func newFakeGraph(t *testing.T) *fakeGraph {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"token_type":"Bearer","expires_in":3599,"access_token":"tok-`+string(rune('0'+f.tokens))+`"}`)
 	}))
-	f.graph = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.graph = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -71,6 +76,14 @@ func newFakeGraph(t *testing.T) *fakeGraph {
 		w.Header().Set("request-id", "req-ok")
 		w.WriteHeader(http.StatusOK)
 	}))
+	if listen != nil {
+		g, i := listen()
+		f.graph.Listener.Close()
+		f.issuer.Listener.Close()
+		f.graph.Listener, f.issuer.Listener = g, i
+	}
+	f.graph.Start()
+	f.issuer.StartTLS()
 	t.Cleanup(f.graph.Close)
 	t.Cleanup(f.issuer.Close)
 	return f
