@@ -53,6 +53,11 @@ type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // console or json
 	File   string `yaml:"file"`   // empty: standard error
+	// Rotation of the file: a new one past MaxSizeMB; rotated files kept up to MaxBackups and
+	// MaxAge (whole days), compressed.
+	MaxSizeMB  int           `yaml:"max_size_mb"`
+	MaxBackups int           `yaml:"max_backups"`
+	MaxAge     time.Duration `yaml:"max_age"`
 }
 
 // DefaultConfig returns the defaults documented in configs/agent.yaml.
@@ -62,7 +67,7 @@ func DefaultConfig() Config {
 		Capture:  capture.Config{ReplaySpeed: 0},
 		Metrics:  metrics.DefaultConfig(),
 		Uploader: uploader.DefaultConfig(),
-		Log:      LogConfig{Level: "info", Format: "console"},
+		Log:      LogConfig{Level: "info", Format: "console", MaxSizeMB: 20, MaxBackups: 5, MaxAge: 30 * 24 * time.Hour},
 	}
 }
 
@@ -85,6 +90,12 @@ func (c *Config) validateAnalysis() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log.level: %q is not a level, want debug, info, warn or error", c.Log.Level))
+	}
+	if c.Log.MaxSizeMB < 1 || c.Log.MaxSizeMB > 10000 {
+		errs = append(errs, fmt.Errorf("log.max_size_mb: %d is out of range, want 1 to 10000", c.Log.MaxSizeMB))
+	}
+	if c.Log.MaxBackups < 0 || c.Log.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("log.max_backups, log.max_age: want 0 (keep all) or more"))
 	}
 	if c.Log.Format != "console" && c.Log.Format != "json" {
 		errs = append(errs, fmt.Errorf("log.format: %q is not a format, want console or json", c.Log.Format))

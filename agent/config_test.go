@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
 )
 
 // TestLoadConfigErrors: every problem is reported before anything starts, each with the file,
@@ -113,5 +115,32 @@ func TestCheckRuntime(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// TestLogFileRotates writes past max_size_mb and finds the rotated file beside the live one.
+func TestLogFileRotates(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig().Log
+	cfg.File, cfg.Format, cfg.MaxSizeMB = filepath.Join(dir, "agent.log"), "json", 1
+	log, err := NewLogger(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Repeat("x", 1000)
+	for i := 0; i < 1200; i++ { // about 1.2 MB of log
+		log.Info("filler", zap.String("pad", line))
+	}
+	log.Sync()
+	files, _ := filepath.Glob(filepath.Join(dir, "agent-*.log*"))
+	if len(files) == 0 {
+		t.Fatalf("no rotated file after 1.2 MB with max_size_mb 1")
+	}
+	if _, err := os.Stat(cfg.File); err != nil {
+		t.Fatalf("the live log file: %v", err)
+	}
+	cfg.File = filepath.Join(dir, "missing-dir", "agent.log")
+	if _, err := NewLogger(cfg); err == nil {
+		t.Error("a log file in a missing folder was accepted")
 	}
 }

@@ -6,10 +6,11 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // NewLogger builds the agent's logger from the log section: console or JSON, to standard error
-// or appended to a file.
+// or to a file that rotates by size (the rotated files are kept by count and age, compressed).
 func NewLogger(cfg LogConfig) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(cfg.Level)
 	if err != nil {
@@ -26,11 +27,19 @@ func NewLogger(cfg LogConfig) (*zap.Logger, error) {
 	}
 	out := zapcore.Lock(os.Stderr)
 	if cfg.File != "" {
+		// Open once now so that a path the agent cannot write fails at start, not silently.
 		f, err := os.OpenFile(cfg.File, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 		if err != nil {
 			return nil, fmt.Errorf("open log file: %w", err)
 		}
-		out = zapcore.Lock(f)
+		f.Close()
+		out = zapcore.AddSync(&lumberjack.Logger{
+			Filename:   cfg.File,
+			MaxSize:    cfg.MaxSizeMB,
+			MaxBackups: cfg.MaxBackups,
+			MaxAge:     int(cfg.MaxAge.Hours() / 24),
+			Compress:   true,
+		})
 	}
 	return zap.New(zapcore.NewCore(enc, out, level)), nil
 }
