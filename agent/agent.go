@@ -40,6 +40,7 @@ type Agent struct {
 	log    *zap.Logger
 	emitMu sync.Mutex // live captures run one goroutine per interface; emit sees one call at a time
 	emit   func(*Finished) error
+	devMu  sync.Mutex // device may change on a config reload while captures run
 	device DeviceConfig
 	local  []netip.Addr
 }
@@ -287,18 +288,21 @@ func (r *run) release(c *call) {
 
 // build turns a call into its record; false when no channel had a real stream.
 func (a *Agent) build(e *metrics.Engine, c *call, linkSpeed int64) (*Finished, bool) {
-	id := generatedIdentity(a.device.Name, c)
+	a.devMu.Lock()
+	dev := a.device
+	a.devMu.Unlock()
+	id := generatedIdentity(dev.Name, c)
 	q := Quality{
 		ODataType:                         odataQuality,
 		CallChainID:                       id.CallChainID,
 		ParticipantID:                     id.ParticipantID,
 		MediaLegID:                        id.MediaLegID,
-		DeviceName:                        a.device.Name,
-		DeviceDescription:                 a.device.Description,
-		CloudServiceName:                  a.device.CloudServiceName,
-		CloudServiceInstanceName:          a.device.CloudServiceInstanceName,
-		CloudServiceDeploymentID:          a.device.CloudServiceDeploymentID,
-		CloudServiceDeploymentEnvironment: a.device.CloudServiceDeploymentEnvironment,
+		DeviceName:                        dev.Name,
+		DeviceDescription:                 dev.Description,
+		CloudServiceName:                  dev.CloudServiceName,
+		CloudServiceInstanceName:          dev.CloudServiceInstanceName,
+		CloudServiceDeploymentID:          dev.CloudServiceDeploymentID,
+		CloudServiceDeploymentEnvironment: dev.CloudServiceDeploymentEnvironment,
 		MediaQualityList:                  []MediaQuality{},
 	}
 	f := &Finished{Start: time.Unix(0, c.first), End: time.Unix(0, c.last()), CaptureDrops: c.drops}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/tdq-agent/tdq-agent/agent"
 	"github.com/tdq-agent/tdq-agent/uploader"
@@ -35,7 +36,7 @@ func runCmd(args []string) error {
 	if err := cfg.CheckRuntime(); err != nil {
 		return fmt.Errorf("%s: %w", *configPath, err)
 	}
-	log, err := agent.NewLogger(cfg.Log)
+	log, level, err := agent.NewLoggerLevel(cfg.Log)
 	if err != nil {
 		return err
 	}
@@ -43,13 +44,49 @@ func runCmd(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, cfg, log)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return runWith(ctx, cfg, log, func(a *agent.Agent) {
+		go reloadOnHUP(ctx, hup, *configPath, a, level, log)
+	})
+}
+
+// reloadOnHUP re-reads the config on each SIGHUP: a config that does not validate is refused
+// and the running one kept; a valid one changes the log level and the device's names at once,
+// and the log names the options that take a restart.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, a *agent.Agent, level zap.AtomicLevel, log *zap.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		next, err := agent.LoadConfig(path)
+		if err != nil {
+			log.Error("config reload refused; the running config stays", zap.String("file", path), zap.Error(err))
+			continue
+		}
+		if l, err := zapcore.ParseLevel(next.Log.Level); err == nil {
+			level.SetLevel(l)
+		}
+		if keys := a.Reload(next); len(keys) > 0 {
+			log.Warn("config reloaded; these options changed and take effect after a restart", zap.Strings("options", keys))
+		} else {
+			log.Info("config reloaded")
+		}
+	}
 }
 
 // run wires source -> agent -> spool -> upload. A file replay ends the run once the files are
 // read and a bounded flush has tried the pending records; everything not delivered stays
 // spooled for the next start. Without files it only uploads the spool, until interrupted.
 func run(ctx context.Context, cfg agent.Config, log *zap.Logger) error {
+	return runWith(ctx, cfg, log, nil)
+}
+
+// runWith is run with a hook that gets the agent once it is built (for config reloads).
+func runWith(ctx context.Context, cfg agent.Config, log *zap.Logger, built func(*agent.Agent)) error {
 	sink, err := uploader.NewSink(cfg.Uploader, userAgent(), log)
 	if err != nil {
 		return err
@@ -81,6 +118,9 @@ func run(ctx context.Context, cfg agent.Config, log *zap.Logger) error {
 	a, err := agent.New(cfg, log, func(f *agent.Finished) error { return up.Enqueue(f.JSON) })
 	if err != nil {
 		return err
+	}
+	if built != nil {
+		built(a)
 	}
 	if len(cfg.Capture.Interfaces) > 0 {
 		err := a.RunLive(ctx)

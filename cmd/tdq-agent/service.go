@@ -79,7 +79,7 @@ func serviceCmd(args []string) error {
 		return err
 	}
 	if len(rest) != 1 {
-		return usageError{"usage: tdq-agent service install|uninstall|start|stop|restart|status|run [--config FILE]"}
+		return usageError{"usage: tdq-agent service install|uninstall|start|stop|restart|reload|status|run [--config FILE]"}
 	}
 	abs, err := filepath.Abs(*configPath)
 	if err != nil {
@@ -131,8 +131,15 @@ func serviceCmd(args []string) error {
 		return nil
 	case "start", "stop", "restart":
 		return service.Control(s, action)
+	case "reload":
+		// SIGHUP re-reads the config in a running agent; only systemd can deliver it to the
+		// service's process for us.
+		if runtime.GOOS != "linux" {
+			return errors.New("service reload: not available here; restart the service to apply a changed config")
+		}
+		return systemctl("reload " + serviceName)
 	default:
-		return usageError{fmt.Sprintf("service: unknown action %q, want install, uninstall, start, stop, restart, status or run", action)}
+		return usageError{fmt.Sprintf("service: unknown action %q, want install, uninstall, start, stop, restart, reload, status or run", action)}
 	}
 }
 

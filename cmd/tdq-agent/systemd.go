@@ -23,6 +23,7 @@ Wants=network-online.target
 [Service]
 Type=simple
 ExecStart=` + q(exe) + ` service run --config ` + q(config) + `
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5
 TimeoutStopSec=20
