@@ -36,6 +36,9 @@ type Finished struct {
 // Agent turns capture sources into finished calls. One Agent runs one source at a time on the
 // caller's goroutine; emit receives each call as it ends and must not keep the goroutine long.
 type Agent struct {
+	statusMu sync.Mutex // guards status: written by each source's goroutine, read by health
+	status   map[string]SourceStatus
+
 	cfg    Config
 	log    *zap.Logger
 	emitMu sync.Mutex // live captures run one goroutine per interface; emit sees one call at a time
@@ -93,6 +96,7 @@ func (a *Agent) ReplayFile(ctx context.Context, name string) error {
 	defer src.Close()
 
 	r := newRun(a, loc, name)
+	r.src = src
 	pace := newPacer(a.cfg.Capture.ReplaySpeed)
 	var p capture.Packet
 	var readErr error
@@ -114,6 +118,7 @@ func (a *Agent) ReplayFile(ctx context.Context, name string) error {
 		r.packet(&p)
 	}
 	r.endAll()
+	r.publish(false, readErr, src.Stats())
 	a.logReplay(name, src.Stats(), r, loc)
 	return readErr
 }
@@ -205,6 +210,12 @@ type run struct {
 	nextSweep int64
 	calls     int
 	linkSpeed int64 // bytes per second of the captured link; 0 when unknown (files, "any")
+
+	// Counters for Status, bumped on the per-packet path and published once a second.
+	kindPackets [kinds]uint64
+	kindBytes   [kinds]uint64
+	drops       uint64
+	src         capture.Source // for the frame counters in publish; nil in tests
 }
 
 func newRun(a *Agent, loc *localizer, source string) *run {
@@ -219,6 +230,8 @@ func newRun(a *Agent, loc *localizer, source string) *run {
 
 // packet is the per-packet path: no allocation once a stream is known.
 func (r *run) packet(p *capture.Packet) {
+	r.kindPackets[p.Kind]++
+	r.kindBytes[p.Kind] += uint64(len(p.Payload))
 	switch p.Kind {
 	case capture.KindRTP:
 		s, isNew := r.engine.RTP(p)
@@ -249,6 +262,7 @@ func (r *run) tick(now int64) {
 		}
 	}
 	r.nextSweep = now + sweepEvery
+	r.publish(true, nil, r.frames())
 }
 
 func (r *run) endAll() {
@@ -382,4 +396,11 @@ func (p *pacer) wait(ctx context.Context, at int64) error {
 	case <-ctx.Done():
 		return errors.New("replay interrupted")
 	}
+}
+
+func (r *run) frames() capture.Stats {
+	if r.src == nil {
+		return capture.Stats{}
+	}
+	return r.src.Stats()
 }
