@@ -17,6 +17,7 @@ type ChannelSummary struct {
 	InJitterMs       float64 // mean; -1 when not measured
 	InJitterMaxMs    float64
 	OutLossPct       float64 // from the remote's reports; -1 when none
+	OutJitterMs      float64 // mean, from the remote's reports; -1 when none
 	RTTMs            float64 // -1 when no sample
 	RTTSource        string  // rtcp or stun
 	Clock            uint32
@@ -24,6 +25,11 @@ type ChannelSummary struct {
 	Duplicates       uint64
 	RTCPReports      uint64
 	MediaDurationSec float64
+	// MOS is the estimated MOS of the worse direction of an audio channel (G.107 E-model, see
+	// mos.go), and R its rating. MOS is -1 for video, and when neither direction's loss or the
+	// round trip was measured. Only the log shows it: the Graph record has no such field.
+	MOS float64
+	R   float64
 }
 
 // channelRecord builds the Graph media quality of one channel and its summary. Every field that
@@ -44,11 +50,13 @@ func channelRecord(e *metrics.Engine, ch *channel, index int) (MediaQuality, Cha
 	}
 	sum := ChannelSummary{
 		Index: index, Local: ch.local.String(), Remote: ch.remote.String(), Kind: "audio",
-		InLossPct: -1, InJitterMs: -1, InJitterMaxMs: -1, OutLossPct: -1, RTTMs: -1,
+		InLossPct: -1, InJitterMs: -1, InJitterMaxMs: -1, OutLossPct: -1, OutJitterMs: -1, RTTMs: -1,
+		MOS: -1,
 	}
+	var payloadType uint8
 	for _, s := range append(append([]metrics.StreamStats(nil), in...), out...) {
 		if sum.Clock == 0 && s.ClockRate != 0 {
-			sum.Clock, sum.ClockSource = s.ClockRate, s.ClockSource.String()
+			sum.Clock, sum.ClockSource, payloadType = s.ClockRate, s.ClockSource.String(), s.PayloadType
 		}
 	}
 	if sum.ClockSource == "" {
@@ -66,7 +74,29 @@ func channelRecord(e *metrics.Engine, ch *channel, index int) (MediaQuality, Cha
 	inbound(&mq, &sum, in, video)
 	outbound(&mq, &sum, e, out, video)
 	roundTrip(&mq, &sum, e, ch, out)
+	if !video {
+		estimateMOS(&sum, codecOf(payloadType, sum.Clock))
+	}
 	return mq, sum, true
+}
+
+// estimateMOS rates each direction whose loss is known with its own loss and jitter and the
+// channel's round trip, and keeps the worse: the device's user hears the inbound stream, the far
+// end the outbound one, and the call was only as good as what its worse listener heard. A
+// direction whose jitter is unknown gets no jitter-buffer allowance.
+func estimateMOS(sum *ChannelSummary, codec string) {
+	if sum.RTTMs < 0 {
+		return
+	}
+	for _, d := range [][2]float64{{sum.InLossPct, sum.InJitterMs}, {sum.OutLossPct, sum.OutJitterMs}} {
+		if d[0] < 0 {
+			continue
+		}
+		r, m := mos(d[0], max(d[1], 0), sum.RTTMs, codec)
+		if sum.MOS < 0 || r < sum.R {
+			sum.R, sum.MOS = r, m
+		}
+	}
 }
 
 func inbound(mq *MediaQuality, sum *ChannelSummary, in []metrics.StreamStats, video bool) {
@@ -163,6 +193,7 @@ func outbound(mq *MediaQuality, sum *ChannelSummary, e *metrics.Engine, out []me
 		if jitterOK {
 			mq.AverageOutboundJitter = seconds(jSum / float64(reports))
 			mq.MaximumOutboundJitter = seconds(jMax)
+			sum.OutJitterMs = jSum / float64(reports) * 1e3
 		}
 	}
 	if video && last > first {
