@@ -68,26 +68,33 @@ func (a *Agent) capture(ctx context.Context, src *capture.LiveSource) error {
 	a.log.Info("capture started", zap.String("interface", name), zap.Int64("link_speed_bytes", r.linkSpeed),
 		zap.Stringers("local", mapKeys(loc.addrs)))
 	nextRefresh := time.Now().Add(addrRefresh)
+	warn := newWarnLimiter(a.log, warnEvery, time.Now)
 	var p capture.Packet
-	var drops uint64
+	var drops, dropsWarned, readErrors uint64
+	var n uint64
+	var nextCheck time.Time
 	for ctx.Err() == nil {
 		err := src.Next(&p)
 		switch {
 		case err == nil:
 			r.packet(&p)
-			continue
+			// A busy link gives no timeouts, and drops come with load: every 1024 packets,
+			// once livePoll has passed, do what a timeout does.
+			if n++; n&1023 != 0 || time.Now().Before(nextCheck) {
+				continue
+			}
 		case errors.Is(err, capture.ErrTimeout):
 		default:
-			r.endAll()
-			return err
+			// A socket error (the interface went down, Npcap lost the adapter) may come back at
+			// every read: warn once a minute with a count, pause so as not to spin, keep trying
+			// (the interface may come back), and keep ending idle calls meanwhile.
+			readErrors++
+			warn.Warn("capture read failed; retrying", zap.String("interface", name), zap.Error(err))
+			pause(ctx, livePoll)
 		}
 		now := time.Now()
-		if st, err := src.Live(); err == nil && st.Dropped > drops {
-			// Capture drops overlap the calls in progress: their records must not be read as
-			// network loss, so the calls carry the count.
-			r.tracker.addDrops(st.Dropped - drops)
-			drops = st.Dropped
-		}
+		nextCheck = now.Add(livePoll)
+		drops, dropsWarned = a.checkDrops(src, r, warn, drops, dropsWarned)
 		r.tick(now.UnixNano())
 		if now.After(nextRefresh) && len(a.local) == 0 {
 			if fresh, err := a.liveLocalizer(name); err == nil {
@@ -98,9 +105,44 @@ func (a *Agent) capture(ctx context.Context, src *capture.LiveSource) error {
 	}
 	r.endAll()
 	st := src.Stats()
-	a.log.Info("capture stopped", zap.String("interface", name), zap.Uint64("frames", st.Frames),
-		zap.Uint64("udp", st.UDP), zap.Uint64("kernel_drops", drops), zap.Int("calls", r.calls))
+	fields := []zap.Field{zap.String("interface", name), zap.Uint64("frames", st.Frames),
+		zap.Uint64("udp", st.UDP), zap.Uint64("kernel_drops", drops), zap.Int("calls", r.calls)}
+	if readErrors > 0 {
+		fields = append(fields, zap.Uint64("read_errors", readErrors))
+	}
+	a.log.Info("capture stopped", fields...)
 	return nil
+}
+
+// checkDrops reads the kernel's drop counter. Drops overlap the calls in progress: their
+// records must not be read as network loss, so the calls carry the count. At most once a minute
+// a WARN says how many packets the kernel dropped since the previous one (kernel_drops). It
+// returns the counter and its value at the last WARN.
+func (a *Agent) checkDrops(src *capture.LiveSource, r *run, warn *warnLimiter, drops, warned uint64) (uint64, uint64) {
+	st, err := src.Live()
+	if err != nil || st.Dropped <= drops {
+		return drops, warned
+	}
+	r.tracker.addDrops(st.Dropped - drops)
+	drops = st.Dropped
+	if _, ok := warn.allow(msgKernelDrops); ok {
+		a.log.Warn(msgKernelDrops, zap.String("interface", src.Name()),
+			zap.Uint64("kernel_drops", drops-warned), zap.Uint64("kernel_drops_total", drops))
+		warned = drops
+	}
+	return drops, warned
+}
+
+const msgKernelDrops = "the kernel dropped packets the agent did not read in time; calls in progress carry capture_drops"
+
+// pause waits d or until ctx is done.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // liveLocalizer knows the device's addresses: the configured ones, else the interface's own.
