@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -124,6 +125,34 @@ func (c *Config) CheckRuntime() error {
 	}
 	errs = append(errs, c.Uploader.CheckRuntime())
 	return errors.Join(errs...)
+}
+
+// Warnings returns what an operator should fix in a config that loaded, one line each, for
+// `config check` and the start of the agent: an inline secret (uploader.graph.client_secret or
+// certificate_password) in a file that users other than its owner may read (group or other read
+// bit). The lines name the key and the file's mode, never the secret. path is the file the
+// config was loaded from. On Windows the mode bits say nothing of the file's ACL: no warning.
+func (c *Config) Warnings(path string) []string {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm()&0o044 == 0 {
+		return nil
+	}
+	var out []string
+	g := c.Uploader.Graph
+	for _, s := range []struct{ key, value string }{
+		{"client_secret", g.ClientSecret},
+		{"certificate_password", g.CertificatePassword},
+	} {
+		if s.value == "" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: holds uploader.graph.%s and is readable by other users (mode %#o); "+
+			"move the secret to %s_env or %s_file, or chmod 600 %s", path, s.key, info.Mode().Perm(), s.key, s.key, path))
+	}
+	return out
 }
 
 // LoadConfig reads a config file over the defaults, rejects unknown keys and bad values, and

@@ -3,6 +3,7 @@ package agent
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -142,5 +143,63 @@ func TestLogFileRotates(t *testing.T) {
 	cfg.File = filepath.Join(dir, "missing-dir", "agent.log")
 	if _, err := NewLogger(cfg); err == nil {
 		t.Error("a log file in a missing folder was accepted")
+	}
+}
+
+// TestConfigWarnings: an inline secret in a file others can read is named, with the mode and
+// the way out, and never with the secret itself; an owner-only file, or a secret kept out of the
+// file, gives nothing.
+func TestConfigWarnings(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("mode bits do not describe Windows ACLs")
+	}
+	const secret = "s3cr3t-Value~with.chars"
+	cases := []struct {
+		name     string
+		mode     os.FileMode
+		secret   string // client_secret
+		password string // certificate_password
+		env      string // client_secret_env
+		want     []string
+	}{
+		{"secret in a 0644 file", 0o644, secret, "", "", []string{
+			"F: holds uploader.graph.client_secret and is readable by other users (mode 0644); move the secret to client_secret_env or client_secret_file, or chmod 600 F"}},
+		{"group-readable is readable by others", 0o640, secret, "", "", []string{"(mode 0640)"}},
+		{"secret in a 0600 file", 0o600, secret, "", "", nil},
+		{"certificate password in a 0604 file", 0o604, "", secret, "", []string{
+			"F: holds uploader.graph.certificate_password and is readable by other users (mode 0604); move the secret to certificate_password_env or certificate_password_file, or chmod 600 F"}},
+		{"both", 0o644, secret, secret, "", []string{"client_secret and", "certificate_password and"}},
+		{"secret from the environment", 0o644, "", "", "TDQ_CLIENT_SECRET", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "agent.yaml")
+			if err := os.WriteFile(path, []byte("uploader: {}\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tc.mode); err != nil { // Chmod: the umask does not apply
+				t.Fatal(err)
+			}
+			cfg := DefaultConfig()
+			cfg.Uploader.Graph.ClientSecret = tc.secret
+			cfg.Uploader.Graph.CertificatePassword = tc.password
+			cfg.Uploader.Graph.ClientSecretEnv = tc.env
+			got := cfg.Warnings(path)
+			all := strings.ReplaceAll(strings.Join(got, "\n"), path, "F")
+			if tc.want == nil && len(got) != 0 {
+				t.Fatalf("warnings %q, want none", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("warnings lack %q:\n%s", w, all)
+				}
+			}
+			if strings.Contains(all, secret) {
+				t.Errorf("a warning shows the secret:\n%s", all)
+			}
+		})
+	}
+	if got := (&Config{}).Warnings(filepath.Join(t.TempDir(), "missing.yaml")); got != nil {
+		t.Errorf("missing file: %q, want none", got)
 	}
 }
