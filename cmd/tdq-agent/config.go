@@ -18,6 +18,9 @@ func configCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings(args[1]) {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
 	if err := cfg.CheckRuntime(); err != nil {
 		return fmt.Errorf("%s: the file is valid, but the agent could not start with it here:\n%w", args[1], err)
 	}

@@ -41,6 +41,9 @@ func runCmd(args []string) error {
 		return err
 	}
 	defer log.Sync()
+	for _, w := range cfg.Warnings(*configPath) {
+		log.Warn("config file exposes a secret", zap.String("warning", w))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
