@@ -62,6 +62,7 @@ func (a *Agent) capture(ctx context.Context, src *capture.LiveSource) error {
 		return err
 	}
 	r := newRun(a, loc, name)
+	r.src = src
 	if speed, ok := capture.LinkSpeed(name); ok {
 		r.linkSpeed = speed
 	}
@@ -104,6 +105,7 @@ func (a *Agent) capture(ctx context.Context, src *capture.LiveSource) error {
 		}
 	}
 	r.endAll()
+	r.publish(false, nil, src.Stats())
 	st := src.Stats()
 	fields := []zap.Field{zap.String("interface", name), zap.Uint64("frames", st.Frames),
 		zap.Uint64("udp", st.UDP), zap.Uint64("kernel_drops", drops), zap.Int("calls", r.calls)}
@@ -125,6 +127,7 @@ func (a *Agent) checkDrops(src *capture.LiveSource, r *run, warn *warnLimiter, d
 	}
 	r.tracker.addDrops(st.Dropped - drops)
 	drops = st.Dropped
+	r.drops = drops
 	if _, ok := warn.allow(msgKernelDrops); ok {
 		a.log.Warn(msgKernelDrops, zap.String("interface", src.Name()),
 			zap.Uint64("kernel_drops", drops-warned), zap.Uint64("kernel_drops_total", drops))
