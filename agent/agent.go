@@ -31,11 +31,17 @@ type Finished struct {
 	// CaptureDrops counts packets the capture itself lost while the call was active: loss in
 	// the record may then be partly the device's, not the network's.
 	CaptureDrops uint64
+	// GeneratedIDs is set when no identity was announced for the call (DESIGN §6).
+	GeneratedIDs bool
 }
 
 // Agent turns capture sources into finished calls. One Agent runs one source at a time on the
 // caller's goroutine; emit receives each call as it ends and must not keep the goroutine long.
 type Agent struct {
+	ids        Identities // announced call identities; nil: always generated
+	requireIDs bool
+	idWait     int64 // ns
+
 	statusMu sync.Mutex // guards status: written by each source's goroutine, read by health
 	status   map[string]SourceStatus
 
@@ -216,6 +222,9 @@ type run struct {
 	kindBytes   [kinds]uint64
 	drops       uint64
 	src         capture.Source // for the frame counters in publish; nil in tests
+
+	now  int64      // the latest tick's time, ns
+	held []heldCall // finished calls waiting for an announced identity
 }
 
 func newRun(a *Agent, loc *localizer, source string) *run {
@@ -256,9 +265,14 @@ func (r *run) tick(now int64) {
 	if now < r.nextSweep {
 		return
 	}
+	r.now = now
 	if r.nextSweep != 0 {
 		for _, c := range r.tracker.endIdle(now, r.idle) {
 			r.finish(c)
+		}
+		r.endAnnounced()
+		if len(r.held) > 0 {
+			r.releaseHeld(now, false)
 		}
 	}
 	r.nextSweep = now + sweepEvery
@@ -269,6 +283,7 @@ func (r *run) endAll() {
 	for _, c := range r.tracker.endAll() {
 		r.finish(c)
 	}
+	r.releaseHeld(r.now, true)
 }
 
 // finish builds the call's record, hands it over, and frees its streams.
@@ -282,6 +297,17 @@ func (r *run) finish(c *call) {
 	f.Source = r.source
 	f.LocalGuessed = len(r.a.local) == 0
 	r.calls++
+	if id, ok := r.a.announced(c); ok {
+		f.withIdentity(id)
+	} else if r.a.requireIDs {
+		r.held = append(r.held, heldCall{f: f, c: c, deadline: r.now + r.a.idWait})
+		return
+	}
+	r.emit(f)
+}
+
+// emit logs the call's end and hands its record over.
+func (r *run) emit(f *Finished) {
 	r.a.logCall(f)
 	if err := r.a.emitSafe(f); err != nil {
 		r.a.log.Error("call record not stored", zap.String("callChainId", f.Body.Quality.CallChainID), zap.Error(err))
@@ -319,7 +345,7 @@ func (a *Agent) build(e *metrics.Engine, c *call, linkSpeed int64) (*Finished, b
 		CloudServiceDeploymentEnvironment: dev.CloudServiceDeploymentEnvironment,
 		MediaQualityList:                  []MediaQuality{},
 	}
-	f := &Finished{Start: time.Unix(0, c.first), End: time.Unix(0, c.last()), CaptureDrops: c.drops}
+	f := &Finished{Start: time.Unix(0, c.first), End: time.Unix(0, c.last()), CaptureDrops: c.drops, GeneratedIDs: true}
 	for _, ch := range c.channels {
 		mq, sum, ok := channelRecord(e, ch, len(q.MediaQualityList)+1)
 		if !ok {
@@ -347,7 +373,7 @@ func (a *Agent) build(e *metrics.Engine, c *call, linkSpeed int64) (*Finished, b
 func (a *Agent) logCall(f *Finished) {
 	fields := []zap.Field{
 		zap.String("callChainId", f.Body.Quality.CallChainID),
-		zap.Bool("generated_ids", true),
+		zap.Bool("generated_ids", f.GeneratedIDs),
 		zap.Time("start", f.Start),
 		zap.String("duration", f.End.Sub(f.Start).Round(time.Millisecond).String()),
 		zap.Int("channels", len(f.Channels)),

@@ -145,3 +145,14 @@ func (t *tracker) addDrops(n uint64) {
 		c.drops += n
 	}
 }
+
+// remove takes one call out of the table, for an explicit end.
+func (t *tracker) remove(c *call) {
+	for i, o := range t.order {
+		if o == c {
+			t.order = append(t.order[:i], t.order[i+1:]...)
+			break
+		}
+	}
+	t.forget(c)
+}

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tdq-agent/tdq-agent/agent/ops"
 	"github.com/tdq-agent/tdq-agent/capture"
 	"github.com/tdq-agent/tdq-agent/metrics"
 	"github.com/tdq-agent/tdq-agent/uploader"
@@ -27,6 +28,7 @@ type Config struct {
 	Call     CallConfig      `yaml:"call"`
 	Metrics  metrics.Config  `yaml:"metrics"`
 	Uploader uploader.Config `yaml:"uploader"`
+	Ops      ops.Config      `yaml:"ops"`
 	Log      LogConfig       `yaml:"log"`
 }
 
@@ -68,13 +70,14 @@ func DefaultConfig() Config {
 		Capture:  capture.Config{ReplaySpeed: 0},
 		Metrics:  metrics.DefaultConfig(),
 		Uploader: uploader.DefaultConfig(),
+		Ops:      ops.DefaultConfig(),
 		Log:      LogConfig{Level: "info", Format: "console", MaxSizeMB: 20, MaxBackups: 5, MaxAge: 30 * 24 * time.Hour},
 	}
 }
 
 // Validate reports every problem in the config, each naming its key.
 func (c *Config) Validate() error {
-	return errors.Join(c.validateAnalysis(), c.Uploader.Validate())
+	return errors.Join(c.validateAnalysis(), c.Uploader.Validate(), c.Ops.Validate())
 }
 
 // validateAnalysis checks what offline analysis uses: everything but the uploader, so analyze
@@ -201,6 +204,7 @@ func (c *Config) resolvePaths(dir string) {
 		c.Capture.Files[i] = abs(f)
 	}
 	c.Uploader.ResolvePaths(abs)
+	c.Ops.ResolvePaths(abs)
 	c.Log.File = abs(c.Log.File)
 }
 

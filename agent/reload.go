@@ -34,6 +34,7 @@ func (a *Agent) Reload(next Config) (needRestart []string) {
 		{"call", cur.Call, next.Call},
 		{"metrics", cur.Metrics, next.Metrics},
 		{"uploader", cur.Uploader, next.Uploader},
+		{"ops", cur.Ops, next.Ops},
 		{"log.format", cur.Log.Format, next.Log.Format},
 		{"log.file", [4]any{cur.Log.File, cur.Log.MaxSizeMB, cur.Log.MaxBackups, cur.Log.MaxAge}, [4]any{next.Log.File, next.Log.MaxSizeMB, next.Log.MaxBackups, next.Log.MaxAge}},
 	} {

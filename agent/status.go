@@ -18,7 +18,8 @@ type SourceStatus struct {
 	Err          string // why the source stopped, if it failed
 	Packets      [kinds]uint64
 	Bytes        [kinds]uint64 // UDP payload bytes
-	Malformed    uint64        // frames and packets the decoders refused
+	Malformed    uint64        // frames and RTP packets the decoders refused
+	RTCPErrors   uint64        // RTCP sub-packets that overran their datagram or did not parse
 	Streams      int
 	Channels     int
 	Calls        int
@@ -45,7 +46,8 @@ func (r *run) publish(running bool, err error, frames capture.Stats) {
 	st := SourceStatus{
 		Source: r.source, Running: running,
 		Packets: r.kindPackets, Bytes: r.kindBytes,
-		Malformed:    frames.Malformed + c.MalformedRTP + c.RTCPErrors,
+		Malformed:    frames.Malformed + c.MalformedRTP,
+		RTCPErrors:   c.RTCPErrors,
 		Streams:      r.engine.Streams(),
 		Channels:     len(r.tracker.channels),
 		Calls:        len(r.tracker.order),

@@ -30,10 +30,12 @@ type Config struct {
 	IdentityWait time.Duration `yaml:"identity_wait"`
 }
 
-// DefaultConfig returns the defaults documented in configs/agent.yaml.
+// DefaultConfig returns the defaults documented in configs/agent.yaml. The endpoints are off
+// unless listen is set: two agents on one host (tests, a replay beside the service) would
+// otherwise fight for the port; the shipped service config turns them on at 127.0.0.1:9477.
 func DefaultConfig() Config {
 	return Config{
-		Listen:       "127.0.0.1:9477",
+		Listen:       "",
 		TokenFile:    "control.token",
 		Identity:     IdentityGenerate,
 		IdentityWait: 2 * time.Minute,

@@ -32,7 +32,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultConfig()
+			c := enabledConfig()
 			tt.edit(&c)
 			err := c.Validate()
 			switch {
@@ -59,9 +59,28 @@ func TestValidateJoinsErrors(t *testing.T) {
 }
 
 func TestResolvePaths(t *testing.T) {
-	c := DefaultConfig()
+	c := enabledConfig()
 	c.ResolvePaths(func(p string) string { return "/var/lib/tdq-agent/" + p })
 	if c.TokenFile != "/var/lib/tdq-agent/control.token" {
 		t.Errorf("TokenFile = %q", c.TokenFile)
+	}
+}
+
+// enabledConfig is the default with the endpoints on, as the shipped service config has them.
+func enabledConfig() Config {
+	c := DefaultConfig()
+	c.Listen = "127.0.0.1:9477"
+	return c
+}
+
+// TestDefaultIsOff: without listen in the config no endpoint opens, so two agents on one host
+// do not fight for a port.
+func TestDefaultIsOff(t *testing.T) {
+	c := DefaultConfig()
+	if c.Listen != "" {
+		t.Errorf("default listen %q, want off", c.Listen)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("the default must validate: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ func healthy() Health            { return Health{Capture: CaptureRunning, SpoolW
 func newTestServer(t *testing.T) (*Server, *status) {
 	t.Helper()
 	st := &status{h: healthy()}
-	cfg := DefaultConfig()
+	cfg := enabledConfig()
 	cfg.TokenFile = filepath.Join(t.TempDir(), "state", "control.token")
 	s, err := New(cfg, zap.NewNop(), st)
 	if err != nil {
@@ -110,7 +110,7 @@ func TestTokenFileRefused(t *testing.T) {
 		"empty":  "",
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := enabledConfig()
 			cfg.TokenFile = filepath.Join(t.TempDir(), "control.token")
 			if err := os.WriteFile(cfg.TokenFile, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
@@ -451,7 +451,7 @@ func TestServeAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	cfg := DefaultConfig()
+	cfg := enabledConfig()
 	cfg.Listen = ln.Addr().String()
 	cfg.TokenFile = filepath.Join(t.TempDir(), "control.token")
 	s, err := New(cfg, zap.NewNop(), &status{})

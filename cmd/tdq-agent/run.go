@@ -125,6 +125,19 @@ func runWith(ctx context.Context, cfg agent.Config, log *zap.Logger, built func(
 	if built != nil {
 		built(a)
 	}
+	if cfg.Ops.Listen != "" {
+		opsCtx, stopOps := context.WithCancel(context.Background())
+		wait, err := startOps(opsCtx, cfg.Ops, log, a, up, len(cfg.Capture.Interfaces) > 0)
+		if err != nil {
+			stopOps()
+			return err
+		}
+		// The endpoints outlive capture until the uploader has stopped, then end with run.
+		defer func() {
+			stopOps()
+			wait()
+		}()
+	}
 	if len(cfg.Capture.Interfaces) > 0 {
 		err := a.RunLive(ctx)
 		stop()
