@@ -25,7 +25,8 @@ type fakeGraph struct {
 	mu       sync.Mutex
 	posts    []post
 	tokens   int
-	down     bool // answer 503 to every Graph call
+	down     bool          // answer 503 to every Graph call
+	hold     time.Duration // wait this long before answering a post (set before the agent starts)
 	graph    *httptest.Server
 	issuer   *httptest.Server
 	badForms []string
@@ -65,6 +66,7 @@ func newFakeGraphOn(t *testing.T, listen func() (graph, issuer net.Listener)) *f
 	}))
 	f.graph = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		time.Sleep(f.hold)
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.down {

@@ -19,8 +19,9 @@ import (
 // TestControlInputAndEndpoints runs the real agent replaying the clean lab call at ten times its
 // pace with the operations endpoints on: the conferencing application announces the call's
 // identity through the control input (token from the file the agent created, mode 0600), and the
-// record carries exactly those ids; /healthz and /metrics answer while the call runs, the packet
-// counter matching what was captured so far.
+// record carries exactly those ids; /healthz and /metrics answer while the call runs, and after
+// it, while Graph holds the upload, /metrics counts exactly the packets tshark counts in the
+// capture (2990 RTP, 14 RTCP) and one uploaded record follows.
 func TestControlInputAndEndpoints(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -28,13 +29,15 @@ func TestControlInputAndEndpoints(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	g := newFakeGraph(t)
+	g.hold = 3 * time.Second // the agent stays up, flushing, while the test reads /metrics
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "agent.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`capture: {files: [%s], local: [10.20.0.10], replay_speed: 10}
-uploader: {spool_dir: spool, sink: outbox, outbox_dir: outbox}
-ops: {listen: "%s", token_file: control.token}
-log: {format: json}
-`, labCapture(t), addr)), 0o600)
+	cfg := writeConfig(t, dir, g, labCapture(t))
+	raw, _ := os.ReadFile(cfg)
+	cfgText := strings.Replace(string(raw), "capture:\n", "capture:\n  replay_speed: 10\n", 1) +
+		fmt.Sprintf("ops: {listen: \"%s\", token_file: control.token}\n", addr)
+	cfgText = strings.Replace(cfgText, "level: debug", "level: info", 1)
+	os.WriteFile(cfg, []byte(cfgText), 0o600)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := agentCmd(ctx, "run", "--config", cfg)
@@ -102,14 +105,35 @@ log: {format: json}
 		t.Errorf("/metrics does not show the call in progress:\n%s", metrics)
 	}
 
+	// The replay ends after 3 s; the upload is held 3 s: read the final counters meanwhile.
+	deadline = time.Now().Add(15 * time.Second)
+	var final []byte
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/metrics")
+		if err == nil {
+			final, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if bytes.Contains(final, []byte("tdq_records_spooled_total 1")) && bytes.Contains(final, []byte("tdq_active_calls 0")) {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, want := range []string{`tdq_packets_total{kind="rtp"} 2990`, `tdq_packets_total{kind="rtcp"} 14`,
+		"tdq_records_spooled_total 1", "tdq_active_calls 0", "tdq_active_streams 0"} {
+		if !bytes.Contains(final, []byte(want)) {
+			t.Errorf("/metrics after the replay lacks %q:\n%s", want, final)
+		}
+	}
+
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("run: %v\n%s", err, logs.String())
 	}
-	out, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.json"))
-	if len(out) != 1 {
-		t.Fatalf("%d records, want 1\n%s", len(out), logs.String())
+	posts := g.received()
+	if len(posts) != 1 {
+		t.Fatalf("%d records, want 1\n%s", len(posts), logs.String())
 	}
-	body, _ := os.ReadFile(out[0])
+	body := posts[0].body
 	var rec struct {
 		Quality struct{ CallChainID, ParticipantID, MediaLegID string } `json:"quality"`
 	}
