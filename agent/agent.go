@@ -51,7 +51,7 @@ type Agent struct {
 	emit   func(*Finished) error
 	devMu  sync.Mutex // device may change on a config reload while captures run
 	device DeviceConfig
-	local  []netip.Addr
+	local  []netip.Prefix
 }
 
 // New builds an agent. emit is called once per finished call; an error from it (the spool
@@ -83,7 +83,7 @@ func (a *Agent) ReplayFile(ctx context.Context, name string) error {
 		return err
 	}
 	defer cleanup()
-	loc := newLocalizer(a.local)
+	loc := newLocalizerNets(a.local)
 	if len(a.local) == 0 {
 		pairs, err := guessLocal(path)
 		if err != nil {

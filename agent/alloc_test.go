@@ -58,7 +58,7 @@ func TestPerPacketPathAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRun(a, newLocalizer(mustLocal(t, a)), "test")
+	r := newRun(a, newLocalizerNets(mustLocal(t, a)), "test")
 	var p capture.Packet
 	for i := range frames {
 		process(r, &frames[i], &p)
@@ -81,7 +81,7 @@ func BenchmarkPerPacketPath(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Capture.Local = []string{"10.20.0.10"}
 	a, _ := New(cfg, nopLogger(), func(*Finished) error { return nil })
-	r := newRun(a, newLocalizer(mustLocal(b, a)), "bench")
+	r := newRun(a, newLocalizerNets(mustLocal(b, a)), "bench")
 	var p capture.Packet
 	last := frames[len(frames)-1].time
 	b.ReportAllocs()

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -201,5 +202,30 @@ func TestConfigWarnings(t *testing.T) {
 	}
 	if got := (&Config{}).Warnings(filepath.Join(t.TempDir(), "missing.yaml")); got != nil {
 		t.Errorf("missing file: %q, want none", got)
+	}
+}
+
+// TestLocalNetworks: capture.local takes networks as well as addresses; a flow's end inside one
+// is the device's.
+func TestLocalNetworks(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Capture.Local = []string{"10.20.0.0/24", "192.0.2.7", "::ffff:198.51.100.1"}
+	pfx, err := cfg.Capture.LocalAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLocalizerNets(pfx)
+	for addr, want := range map[string]bool{"10.20.0.10": true, "10.20.1.10": false, "192.0.2.7": true, "192.0.2.8": false, "198.51.100.1": true} {
+		if got := l.isLocal(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("isLocal(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	calls := replay(t, filepath.Join("testdata", "lab", "clean", "clean.pcap"), "10.20.0.8/29")
+	if len(calls) != 1 || calls[0].Body.Quality.MediaQualityList[0].LocalIPAddress != "10.20.0.10" {
+		t.Errorf("with local 10.20.0.8/29 (.8 to .15) the device is %v, want 10.20.0.10", calls[0].Body.Quality.MediaQualityList[0].LocalIPAddress)
+	}
+	cfg.Capture.Local = []string{"10.20.0.0/33"}
+	if _, err := cfg.Capture.LocalAddrs(); err == nil || !strings.Contains(err.Error(), "capture.local[0]") {
+		t.Errorf("a bad network was accepted: %v", err)
 	}
 }

@@ -133,7 +133,7 @@ func TestLabRecords(t *testing.T) {
 
 func nopLogger() *zap.Logger { return zap.NewNop() }
 
-func mustLocal(t testing.TB, a *Agent) []netip.Addr {
+func mustLocal(t testing.TB, a *Agent) []netip.Prefix {
 	t.Helper()
 	if len(a.local) == 0 {
 		t.Fatal("no local address configured")

@@ -151,7 +151,7 @@ func pause(ctx context.Context, d time.Duration) {
 // liveLocalizer knows the device's addresses: the configured ones, else the interface's own.
 func (a *Agent) liveLocalizer(iface string) (*localizer, error) {
 	if len(a.local) > 0 {
-		return newLocalizer(a.local), nil
+		return newLocalizerNets(a.local), nil
 	}
 	addrs, err := capture.InterfaceAddrs([]string{iface})
 	if err != nil {

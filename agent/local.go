@@ -10,6 +10,7 @@ import (
 // offline without them, a guess made from the whole capture decides per address pair.
 type localizer struct {
 	addrs map[netip.Addr]bool
+	nets  []netip.Prefix // configured networks (wider than one address)
 	pairs map[addrPair]netip.Addr
 	seen  bool // a configured address took part in a stream
 }
@@ -31,9 +32,36 @@ func newLocalizer(addrs []netip.Addr) *localizer {
 	return l
 }
 
+// newLocalizerNets knows the device by configured addresses and networks.
+func newLocalizerNets(prefixes []netip.Prefix) *localizer {
+	l := newLocalizer(nil)
+	for _, p := range prefixes {
+		if p.IsSingleIP() {
+			l.addrs[p.Addr()] = true
+		} else {
+			l.nets = append(l.nets, p)
+		}
+	}
+	return l
+}
+
+// isLocal reports whether a is one of the device's addresses or in one of its networks. It runs
+// once per new stream, not per packet.
+func (l *localizer) isLocal(a netip.Addr) bool {
+	if l.addrs[a] {
+		return true
+	}
+	for _, p := range l.nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // srcIsLocal reports whether src is the device's end of a src -> dst packet.
 func (l *localizer) srcIsLocal(src, dst netip.Addr) bool {
-	s, d := l.addrs[src], l.addrs[dst]
+	s, d := l.isLocal(src), l.isLocal(dst)
 	l.seen = l.seen || s || d
 	if s != d {
 		return s

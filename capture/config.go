@@ -53,15 +53,21 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// LocalAddrs parses Local.
-func (c *Config) LocalAddrs() ([]netip.Addr, error) {
-	var out []netip.Addr
+// LocalAddrs parses Local: addresses ("10.20.0.10") and networks ("10.20.0.0/24"), an address
+// being the network of itself alone.
+func (c *Config) LocalAddrs() ([]netip.Prefix, error) {
+	var out []netip.Prefix
 	for i, s := range c.Local {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-(p.Addr().BitLen()-p.Addr().Unmap().BitLen())).Masked())
+			continue
+		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("capture.local[%d]: %q is not an IP address, want e.g. 10.20.0.10 or fe80::1", i, s)
+			return nil, fmt.Errorf("capture.local[%d]: %q is not an IP address or network, want e.g. 10.20.0.10, 10.20.0.0/24 or fe80::1", i, s)
 		}
-		out = append(out, a.Unmap())
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
 }
