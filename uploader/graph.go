@@ -218,3 +218,6 @@ func retryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// TokenRenewals counts the access tokens the authority issued, for the agent's metrics.
+func (g *graphSink) TokenRenewals() uint64 { return g.tokens.renewals.Load() }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,8 @@ type tokenSource struct {
 	app     *confidential.Client
 	secrets []string // of the current credential, to scrub from error text
 	last    string   // the token app last handed out
+
+	renewals atomic.Uint64 // tokens the authority issued (not served from MSAL's cache)
 }
 
 // tokenError is a refusal or failure from the authority, scrubbed of secrets.
@@ -63,6 +66,7 @@ func (ts *tokenSource) token(ctx context.Context) (string, error) {
 		return "", ts.failure(err)
 	}
 	if res.AccessToken != ts.last {
+		ts.renewals.Add(1)
 		ts.log.Debug("access token acquired", zap.Time("expires_at", res.ExpiresOn))
 	}
 	ts.last = res.AccessToken

@@ -54,6 +54,21 @@ type Stats struct {
 	Expired      uint64 `json:"expired"`       // records moved to deadletter/ for max_age (also counted in DeadLettered)
 	Pending      int    `json:"pending"`       // records in the spool now
 	Held         int    `json:"held"`          // records in memory waiting for the disk
+	// TokenRenewals counts the access tokens the authority issued (0 for the outbox sink).
+	TokenRenewals uint64 `json:"token_renewals"`
+}
+
+func (u *Uploader) tokenRenewals() uint64 {
+	if r, ok := u.sink.(interface{ TokenRenewals() uint64 }); ok {
+		return r.TokenRenewals()
+	}
+	return 0
+}
+
+// WithSendObserver has f called after each upload attempt with its duration and outcome (nil on
+// success), for the agent's upload-latency metric. f must not block.
+func WithSendObserver(f func(d time.Duration, err error)) Option {
+	return func(u *Uploader) { u.observe = f }
 }
 
 // Uploader moves records from Enqueue through the spool to the sink.
@@ -63,6 +78,7 @@ type Uploader struct {
 	spool   *Spool
 	log     *zap.Logger
 	now     func() time.Time
+	observe func(time.Duration, error) // may be nil
 	sleep   func(ctx context.Context, d time.Duration) error
 	backoff backoff
 	wake    chan struct{} // capacity 1: a pending wake-up is enough, more would be redundant
@@ -292,7 +308,11 @@ func (u *Uploader) nextDue(now time.Time, skip map[string]bool) (Entry, time.Dur
 // cutting off a request Graph may already have accepted would only cause a duplicate.
 func (u *Uploader) send(ctx context.Context, e Entry) {
 	info := &sendInfo{ID: e.ID}
+	start := u.now()
 	err := u.sink.Send(withSendInfo(context.WithoutCancel(ctx), info), e.Body)
+	if u.observe != nil {
+		u.observe(u.now().Sub(start), err)
+	}
 	e.Attempts++
 	if err == nil {
 		u.uploaded.Add(1)
@@ -385,14 +405,15 @@ func (u *Uploader) Stats() Stats {
 	held := len(u.held)
 	u.heldMu.Unlock()
 	return Stats{
-		Spooled:      u.spooled.Load(),
-		Uploaded:     u.uploaded.Load(),
-		Retried:      u.retried.Load(),
-		DeadLettered: u.deadLettered.Load(),
-		Expired:      u.expiredN.Load(),
-		Corrupt:      u.spool.corrupt.Load(),
-		Dropped:      u.dropped.Load() + u.spool.dropped.Load(),
-		Pending:      u.spool.len(),
-		Held:         held,
+		Spooled:       u.spooled.Load(),
+		Uploaded:      u.uploaded.Load(),
+		Retried:       u.retried.Load(),
+		DeadLettered:  u.deadLettered.Load(),
+		Expired:       u.expiredN.Load(),
+		Corrupt:       u.spool.corrupt.Load(),
+		Dropped:       u.dropped.Load() + u.spool.dropped.Load(),
+		Pending:       u.spool.len(),
+		Held:          held,
+		TokenRenewals: u.tokenRenewals(),
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,7 +34,8 @@ func (b *opsBridge) Health() ops.Health {
 }
 
 // startOps serves the endpoints and feeds them until ctx ends; wait blocks until they stopped.
-func startOps(ctx context.Context, cfg ops.Config, log *zap.Logger, a *agent.Agent, up *uploader.Uploader, live bool) (wait func(), err error) {
+func startOps(ctx context.Context, cfg ops.Config, log *zap.Logger, a *agent.Agent, up *uploader.Uploader, live bool,
+	onUpload *atomic.Pointer[func(time.Duration)]) (wait func(), err error) {
 	b := &opsBridge{a: a, up: up, live: live}
 	b.health = ops.Health{Capture: ops.CaptureRunning, SpoolWritable: true}
 	srv, err := ops.New(cfg, log, b)
@@ -41,6 +43,8 @@ func startOps(ctx context.Context, cfg ops.Config, log *zap.Logger, a *agent.Age
 		return nil, err
 	}
 	a.SetIdentities(srv.Identities(), cfg.Identity == ops.IdentityRequire, cfg.IdentityWait)
+	observe := srv.ObserveUpload
+	onUpload.Store(&observe)
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
@@ -105,6 +109,7 @@ func (b *opsBridge) observe() ops.Snapshot {
 	snap.Records = ops.Records{Spooled: st.Spooled, Uploaded: st.Uploaded, Retried: st.Retried,
 		DeadLettered: st.DeadLettered, Dropped: st.Dropped, Expired: st.Expired, Corrupt: st.Corrupt,
 		Pending: st.Pending, Held: st.Held}
+	snap.TokenRenewals = st.TokenRenewals
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -94,7 +96,14 @@ func runWith(ctx context.Context, cfg agent.Config, log *zap.Logger, built func(
 	if err != nil {
 		return err
 	}
-	up, err := uploader.New(cfg.Uploader, sink, log)
+	// The upload-latency metric's server starts after the uploader; attempts before it are not
+	// observed.
+	var onUpload atomic.Pointer[func(time.Duration)]
+	up, err := uploader.New(cfg.Uploader, sink, log, uploader.WithSendObserver(func(d time.Duration, _ error) {
+		if f := onUpload.Load(); f != nil {
+			(*f)(d)
+		}
+	}))
 	if err != nil {
 		return err
 	}
@@ -127,7 +136,7 @@ func runWith(ctx context.Context, cfg agent.Config, log *zap.Logger, built func(
 	}
 	if cfg.Ops.Listen != "" {
 		opsCtx, stopOps := context.WithCancel(context.Background())
-		wait, err := startOps(opsCtx, cfg.Ops, log, a, up, len(cfg.Capture.Interfaces) > 0)
+		wait, err := startOps(opsCtx, cfg.Ops, log, a, up, len(cfg.Capture.Interfaces) > 0, &onUpload)
 		if err != nil {
 			stopOps()
 			return err
