@@ -249,6 +249,7 @@ func (r *run) packet(p *capture.Packet) {
 		}
 		if isNew {
 			r.tracker.addStream(s, p)
+			r.signalledClocks(s)
 		} else {
 			r.tracker.channelOf(s).activity.Update(p.Time)
 		}

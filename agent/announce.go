@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tdq-agent/tdq-agent/agent/ops"
+	"github.com/tdq-agent/tdq-agent/metrics"
 )
 
 // Identities gives the identity the conferencing application announced for a local media port
@@ -89,4 +90,16 @@ func (r *run) releaseHeld(now int64, final bool) {
 	}
 	clear(r.held[len(kept):])
 	r.held = kept
+}
+
+// signalledClocks gives a new stream the clock rates its call's SDP announced, looked up by the
+// stream's local port. It runs once per stream.
+func (r *run) signalledClocks(s *metrics.Stream) {
+	if r.a.ids == nil {
+		return
+	}
+	ch := r.tracker.channelOf(s)
+	if id, ok := r.a.ids.Lookup(ch.local.Port(), time.Unix(0, s.Stats().First)); ok && len(id.ClockRates) > 0 {
+		s.UseClockRates(id.ClockRates)
+	}
 }

@@ -9,6 +9,7 @@ const (
 	ClockStatic                      // RFC 3551 static payload type table
 	ClockConfig                      // metrics.clock_rates in the config
 	ClockInferred                    // measured from timestamp steps against arrival spacing
+	ClockSDP                         // signalled for the call (SDP a=rtpmap through the control input)
 )
 
 func (c ClockSource) String() string {
@@ -19,6 +20,8 @@ func (c ClockSource) String() string {
 		return "config"
 	case ClockInferred:
 		return "inferred"
+	case ClockSDP:
+		return "sdp"
 	}
 	return "unknown"
 }

@@ -3,6 +3,8 @@ package metrics
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/tdq-agent/tdq-agent/capture"
 )
 
 // feed sends n packets of one stream: packet i has timestamp i*step at arrival i*spacing plus
@@ -85,5 +87,25 @@ func TestClockInference(t *testing.T) {
 				t.Errorf("jitter measured with no clock: %d samples", st.JitterSamples)
 			}
 		})
+	}
+}
+
+// TestUseClockRates: rates signalled for the call win over inference for a dynamic payload type
+// and are labelled "sdp"; a static type keeps RFC 3551's rate whatever is signalled.
+func TestUseClockRates(t *testing.T) {
+	e := NewEngine(DefaultConfig())
+	s, _ := e.RTP(rtpPkt(t0, 1, 0, 111, false))
+	s.UseClockRates(map[uint8]uint32{111: 48000, 101: 8000})
+	for i := 1; i < 20; i++ {
+		e.RTP(rtpPkt(t0+int64(i)*20*ms, uint16(1+i), uint32(i)*960, 111, false))
+	}
+	st := s.Stats()
+	if st.ClockRate != 48000 || st.ClockSource != ClockSDP || st.JitterSamples != 18 {
+		t.Errorf("clock %d (%s), %d samples; want 48000 (sdp) and 18 samples from the third packet", st.ClockRate, st.ClockSource, st.JitterSamples)
+	}
+	p, _ := e.RTP(&capture.Packet{Time: t0, Src: remote, Dst: local, Kind: capture.KindRTP, Payload: rtpBytes(1, 0, 8, false, 0x77, 160)})
+	p.UseClockRates(map[uint8]uint32{8: 16000})
+	if st := p.Stats(); st.ClockRate != 8000 || st.ClockSource != ClockStatic {
+		t.Errorf("static PCMA became %d (%s)", st.ClockRate, st.ClockSource)
 	}
 }

@@ -38,6 +38,7 @@ type Stream struct {
 	lastPT      uint8
 	clocks      *map[uint8]uint32 // configured dynamic rates, shared with the engine
 	guess       *clockGuess       // while the first payload type's clock is being inferred
+	sdp         bool              // clocks holds rates signalled for this stream, not the config's
 
 	seq seqTracker
 	jit jitter
@@ -93,6 +94,26 @@ func (s *Stream) update(h *capture.RTPHeader, arrival int64) {
 	s.jitterUpdate(h, arrival)
 }
 
+// UseClockRates gives the stream the rates the call's signalling (SDP) gave its dynamic payload
+// types; they win over the config and over inference. It is called once, when the stream is new.
+func (s *Stream) UseClockRates(rates map[uint8]uint32) {
+	if len(rates) == 0 {
+		return
+	}
+	merged := make(map[uint8]uint32, len(rates)+len(*s.clocks))
+	for pt, hz := range *s.clocks {
+		merged[pt] = hz
+	}
+	for pt, hz := range rates {
+		merged[pt] = hz
+	}
+	s.clocks, s.sdp = &merged, true
+	if hz, ok := rates[s.payloadType]; ok && hz > 0 && s.clockSource != ClockStatic {
+		s.clockRate, s.clockSource = hz, ClockSDP
+		s.guess = nil
+	}
+}
+
 // jitterUpdate feeds the estimator with this packet's own clock rate, and learns the stream's
 // clock from the first payload type that has one.
 func (s *Stream) jitterUpdate(h *capture.RTPHeader, arrival int64) {
@@ -100,6 +121,9 @@ func (s *Stream) jitterUpdate(h *capture.RTPHeader, arrival int64) {
 	hz, src := s.clockRate, s.clockSource
 	if pt != s.payloadType {
 		hz, src = clockRate(pt, *s.clocks)
+		if src == ClockConfig && s.sdp {
+			src = ClockSDP
+		}
 		if s.clockRate == 0 && hz != 0 {
 			s.clockRate, s.clockSource, s.payloadType = hz, src, pt
 		}
