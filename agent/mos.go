@@ -7,12 +7,12 @@ import "math"
 // for the operator reading the log, not a measurement, and never goes into the Graph record
 // (teleconferenceDeviceMediaQuality has no such field).
 //
-//	R   = Ro − Is − Id − Ie,eff + A                                   G.107 (7-1)
+//	R   = Ro − Is − Id − Ie,eff + A                                   G.107 §7.1
 //	    = 93.2 − Idd − Ie,eff                                          defaults, A = 0
 //	Ta  = RTT/2 + 2·jitter + 20 ms                                     one-way (mouth-to-ear) delay
 //	Idd = 0                                                for Ta ≤ 100 ms    G.107 §7.4
 //	Idd = 25·{(1+X⁶)^⅙ − 3·(1+(X/3)⁶)^⅙ + 2}, X = log2(Ta/100 ms)       for Ta > 100 ms
-//	Ie,eff = Ie + (95 − Ie)·Ppl/(Ppl/BurstR + Bpl), BurstR = 1          G.107 (7-29)
+//	Ie,eff = Ie + (95 − Ie)·Ppl/(Ppl/BurstR + Bpl), BurstR = 1          G.107 §7.5
 //	MOS = 1 (R < 0); 4.5 (R > 100); else 1 + 0.035R + R(R−60)(100−R)·7·10⁻⁶   G.107 Annex B
 //
 // Choices, with their reasons:
