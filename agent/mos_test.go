@@ -7,7 +7,7 @@ import (
 )
 
 // TestMOS checks the E-model against cases worked by hand from G.107 (see mos.go):
-// R = 93.2 − Idd − Ie,eff (7-1), Ie,eff = Ie + (95 − Ie)·Ppl/(Ppl + Bpl) (7-29) with BurstR = 1,
+// R = 93.2 − Idd − Ie,eff (G.107 §7.1), Ie,eff = Ie + (95 − Ie)·Ppl/(Ppl + Bpl) (§7.5) with BurstR = 1,
 // Idd of §7.4, MOS of Annex B. Ta = RTT/2 + 2·jitter + 20 ms.
 func TestMOS(t *testing.T) {
 	cases := []struct {
