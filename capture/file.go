@@ -97,16 +97,10 @@ func (s *FileSource) Next(p *Packet) error {
 			}
 			return fmt.Errorf("read %s: the record after frame %d is corrupt, the rest of the file cannot be read (the frames before it were used): %w", s.name, s.stats.Frames, err)
 		}
-		s.stats.Frames++
 		s.frame, s.ltype = data, s.link(ci.InterfaceIndex)
-		err = Decode(s.ltype, data, p)
-		s.stats.count(err)
-		if err != nil {
-			continue
+		if s.stats.decode(s.ltype, data, ci.Timestamp, p) {
+			return nil
 		}
-		p.Time = ci.Timestamp.UnixNano()
-		p.Kind = Classify(p.Payload)
-		return nil
 	}
 }
 

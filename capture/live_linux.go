@@ -77,15 +77,9 @@ func (s *LiveSource) Next(p *Packet) error {
 			}
 			return fmt.Errorf("capture on %s: %w", s.name, err)
 		}
-		s.stats.Frames++
-		err = Decode(LinkRaw, data, p)
-		s.stats.count(err)
-		if err != nil {
-			continue
+		if s.stats.decode(LinkRaw, data, ci.Timestamp, p) {
+			return nil
 		}
-		p.Time = ci.Timestamp.UnixNano()
-		p.Kind = Classify(p.Payload)
-		return nil
 	}
 }
 

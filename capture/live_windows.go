@@ -95,15 +95,9 @@ func (s *LiveSource) Next(p *Packet) error {
 			}
 			return fmt.Errorf("capture on %s: %w", s.name, err)
 		}
-		s.stats.Frames++
-		err = Decode(s.link, data, p)
-		s.stats.count(err)
-		if err != nil {
-			continue
+		if s.stats.decode(s.link, data, ci.Timestamp, p) {
+			return nil
 		}
-		p.Time = ci.Timestamp.UnixNano()
-		p.Kind = Classify(p.Payload)
-		return nil
 	}
 }
 

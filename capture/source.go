@@ -1,5 +1,7 @@
 package capture
 
+import "time"
+
 // Source yields decoded UDP datagrams. Each Source is owned by one goroutine.
 type Source interface {
 	// Next fills p with the next UDP datagram, skipping (and counting) frames that are not
@@ -19,6 +21,20 @@ type Stats struct {
 	Malformed uint64 // truncated or inconsistent headers
 	LinkType  uint64 // frames of a link type the decoder does not know
 	Truncated bool   // the file ends inside a packet record
+}
+
+// decode turns one captured frame into p, counting it; false when it holds no UDP datagram.
+// Every source's Next ends with it, so all count frames the same way.
+func (s *Stats) decode(link LinkType, data []byte, ts time.Time, p *Packet) bool {
+	s.Frames++
+	err := Decode(link, data, p)
+	s.count(err)
+	if err != nil {
+		return false
+	}
+	p.Time = ts.UnixNano()
+	p.Kind = Classify(p.Payload)
+	return true
 }
 
 func (s *Stats) count(err error) {
