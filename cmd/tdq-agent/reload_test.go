@@ -83,3 +83,52 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("exit after the reloads: %v", err)
 	}
 }
+
+// TestServiceSurvivesReload: systemd's ExecReload sends SIGHUP to `service run`; the service
+// must reload, not die of the signal, and still stop cleanly on SIGTERM.
+func TestServiceSurvivesReload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(cfg, []byte("uploader: {spool_dir: spool, sink: outbox, outbox_dir: outbox}\nlog: {format: json}\n"), 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, agentBinary, "service", "run", "--config", cfg)
+	var out strings.Builder
+	var mu sync.Mutex
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			mu.Lock()
+			out.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+		}
+	}()
+	has := func(s string) bool {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			ok := strings.Contains(out.String(), s)
+			mu.Unlock()
+			if ok {
+				return true
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return false
+	}
+	if !has("uploading spooled records only") {
+		t.Fatalf("the service did not start:\n%s", out.String())
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	if !has("config reloaded") {
+		t.Fatalf("no reload after SIGHUP:\n%s", out.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("service exit after a reload and SIGTERM: %v\n%s", err, out.String())
+	}
+}

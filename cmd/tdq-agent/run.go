@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -121,11 +122,15 @@ func runWith(ctx context.Context, cfg agent.Config, log *zap.Logger, built func(
 	upCtx, stopUpload := context.WithCancel(context.Background())
 	upDone := make(chan error, 1)
 	go func() { upDone <- up.Run(upCtx) }()
+	var stopOnce sync.Once
 	stop := func() {
-		stopUpload()
-		<-upDone
-		log.Info("agent stopped", zap.Any("uploads", up.Stats()))
+		stopOnce.Do(func() {
+			stopUpload()
+			<-upDone
+			log.Info("agent stopped", zap.Any("uploads", up.Stats()))
+		})
 	}
+	defer stop() // on the error paths below; the normal ones stop before they return
 
 	a, err := agent.New(cfg, log, func(f *agent.Finished) error { return up.Enqueue(f.JSON) })
 	if err != nil {

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/kardianos/service"
@@ -41,15 +43,25 @@ func (p *program) Start(s service.Service) error {
 	if err != nil {
 		return err
 	}
-	log, err := agent.NewLogger(cfg.Log)
+	log, level, err := agent.NewLoggerLevel(cfg.Log)
 	if err != nil {
 		return err
 	}
+	log = log.With(zap.String("service", serviceName))
+	for _, w := range cfg.Warnings(p.configPath) {
+		log.Warn("config file exposes a secret", zap.String("warning", w))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
+	// systemd's ExecReload sends SIGHUP: without a handler it would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		defer log.Sync()
-		p.done <- run(ctx, cfg, log.With(zap.String("service", serviceName)))
+		defer signal.Stop(hup)
+		p.done <- runWith(ctx, cfg, log, func(a *agent.Agent) {
+			go reloadOnHUP(ctx, hup, p.configPath, a, level, log)
+		})
 	}()
 	p.slog.Info("tdq-agent started")
 	return nil
