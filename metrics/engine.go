@@ -62,6 +62,7 @@ type Engine struct {
 	senders  map[uint32]*srHistory // SRs seen, by sender SSRC
 	reports  map[uint32]*Reports   // report blocks seen, by the SSRC they are about
 	bySSRC   map[uint32]*Stream    // the first stream of each SSRC, for RTCP's sanity checks
+	ssrcRefs map[uint32]int        // streams per SSRC: RTCP state goes with the last of them
 	rrtrs    map[uint32]*srHistory // XR receiver reference times seen, by sender SSRC
 	stun     stunTable
 	counters Counters
@@ -72,12 +73,13 @@ type Engine struct {
 // NewEngine returns an empty engine.
 func NewEngine(cfg Config) *Engine {
 	return &Engine{
-		cfg:     cfg,
-		streams: make(map[uint64]*Stream),
-		senders: make(map[uint32]*srHistory),
-		reports: make(map[uint32]*Reports),
-		bySSRC:  make(map[uint32]*Stream),
-		rrtrs:   make(map[uint32]*srHistory),
+		cfg:      cfg,
+		streams:  make(map[uint64]*Stream),
+		senders:  make(map[uint32]*srHistory),
+		reports:  make(map[uint32]*Reports),
+		bySSRC:   make(map[uint32]*Stream),
+		ssrcRefs: make(map[uint32]int),
+		rrtrs:    make(map[uint32]*srHistory),
 	}
 }
 
@@ -106,6 +108,7 @@ func (e *Engine) RTP(p *capture.Packet) (*Stream, bool) {
 	if e.bySSRC[h.SSRC] == nil {
 		e.bySSRC[h.SSRC] = s
 	}
+	e.ssrcRefs[h.SSRC]++
 	return s, true
 }
 
@@ -142,12 +145,31 @@ func (e *Engine) Remove(k StreamKey) {
 		e.count--
 		break
 	}
-	delete(e.reports, k.SSRC)
-	delete(e.senders, k.SSRC)
-	delete(e.rrtrs, k.SSRC)
 	if e.bySSRC[k.SSRC] != nil && e.bySSRC[k.SSRC].key == k {
 		delete(e.bySSRC, k.SSRC)
 	}
+	// RTCP state is kept by SSRC alone; another stream with the same SSRC (the device keeping
+	// its SSRC when the media moves to another remote) still needs it.
+	if e.ssrcRefs[k.SSRC]--; e.ssrcRefs[k.SSRC] <= 0 {
+		delete(e.ssrcRefs, k.SSRC)
+		delete(e.reports, k.SSRC)
+		delete(e.senders, k.SSRC)
+		delete(e.rrtrs, k.SSRC)
+	} else if e.bySSRC[k.SSRC] == nil {
+		e.bySSRC[k.SSRC] = e.anyStream(k.SSRC)
+	}
+}
+
+// anyStream finds a remaining stream of ssrc; it runs when a call ends, not per packet.
+func (e *Engine) anyStream(ssrc uint32) *Stream {
+	for _, head := range e.streams {
+		for s := head; s != nil; s = s.next {
+			if s.key.SSRC == ssrc {
+				return s
+			}
+		}
+	}
+	return nil
 }
 
 // Counters returns the engine's counters.

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/tdq-agent/tdq-agent/capture"
@@ -345,5 +346,25 @@ func TestSRTCP(t *testing.T) {
 	}
 	if len(e.reports) != 0 || len(e.senders) != 0 {
 		t.Errorf("ciphertext was read: %d report entries, %d senders", len(e.reports), len(e.senders))
+	}
+}
+
+// TestRemoveKeepsSharedSSRC: when a stream ends, what RTCP said about its SSRC stays while
+// another stream of the same SSRC (the same sender towards another remote) is still there.
+func TestRemoveKeepsSharedSSRC(t *testing.T) {
+	e := NewEngine(DefaultConfig())
+	first := rtpPkt(t0, 1, 0, 8, false)
+	e.RTP(first)
+	second := rtpPkt(t0, 1, 0, 8, false)
+	second.Dst = netip.MustParseAddrPort("192.0.2.99:40000")
+	e.RTP(second)
+	e.RTCP(rtcpAt(t0+1*s, rr(0x11, block(0x5ca1ab1e, 0, 0, 1, 10, 0, 0))))
+	e.Remove(StreamKey{Src: first.Src, Dst: first.Dst, SSRC: 0x5ca1ab1e})
+	if r := e.Reports(0x5ca1ab1e); r == nil || r.Count != 1 {
+		t.Fatalf("reports about the SSRC were dropped with one of its two streams: %+v", r)
+	}
+	e.Remove(StreamKey{Src: second.Src, Dst: second.Dst, SSRC: 0x5ca1ab1e})
+	if r := e.Reports(0x5ca1ab1e); r != nil {
+		t.Errorf("reports kept after the last stream of the SSRC: %+v", r)
 	}
 }

@@ -126,6 +126,7 @@ func (s *Stream) jitterUpdate(h *capture.RTPHeader, arrival int64) {
 		}
 		if s.clockRate == 0 && hz != 0 {
 			s.clockRate, s.clockSource, s.payloadType = hz, src, pt
+			s.guess = nil // the guess was about the other payload type's packets
 		}
 	}
 	cn := pt == ptCN || pt == ptCNOld || s.lastPT == ptCN || s.lastPT == ptCNOld
