@@ -61,13 +61,7 @@ func New(cfg Config, log *zap.Logger, emit func(*Finished) error) (*Agent, error
 	if err != nil {
 		return nil, err
 	}
-	dev := cfg.Device
-	if dev.Name == "" {
-		dev.Name = hostName()
-	}
-	if dev.Description == "" {
-		dev.Description = hostDescription()
-	}
+	dev := withHostDefaults(cfg.Device)
 	return &Agent{cfg: cfg, log: log.With(zap.String("component", "agent")), emit: emit, device: dev, local: local}, nil
 }
 

@@ -53,3 +53,14 @@ func hostName() string {
 	}
 	return "unknown-device"
 }
+
+// withHostDefaults fills an empty device name and description from the host.
+func withHostDefaults(dev DeviceConfig) DeviceConfig {
+	if dev.Name == "" {
+		dev.Name = hostName()
+	}
+	if dev.Description == "" {
+		dev.Description = hostDescription()
+	}
+	return dev
+}

@@ -59,6 +59,8 @@ func (a *Agent) capture(ctx context.Context, src *capture.LiveSource) error {
 	name := src.Name()
 	loc, err := a.liveLocalizer(name)
 	if err != nil {
+		// Other interfaces go on; say so now rather than at shutdown.
+		a.log.Error("capture cannot start on this interface", zap.String("interface", name), zap.Error(err))
 		return err
 	}
 	r := newRun(a, loc, name)

@@ -12,13 +12,7 @@ import (
 // captures, the spool and the Graph client are built at start and take a restart.
 func (a *Agent) Reload(next Config) (needRestart []string) {
 	a.devMu.Lock()
-	dev := next.Device
-	if dev.Name == "" {
-		dev.Name = hostName()
-	}
-	if dev.Description == "" {
-		dev.Description = hostDescription()
-	}
+	dev := withHostDefaults(next.Device)
 	changed := dev != a.device
 	a.device = dev
 	a.devMu.Unlock()

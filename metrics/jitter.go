@@ -21,9 +21,10 @@ const maxTransitJump = 3.0
 // update feeds one packet. clockHz is its payload type's clock rate, 0 when unknown: such a
 // packet (an RFC 4733 event, typically) neither gives a difference nor becomes the reference,
 // because an event packet carries the timestamp of the event's start, older than its arrival
-// says; the next audio packet is measured against the last audio packet, as Wireshark does. regular says whether the resulting value is a sample for the
-// mean and maximum; Wireshark leaves out marker packets and comfort noise and the packet after
-// it, whose timestamps jump by design, and so do we so that the figures compare.
+// says; the next audio packet is measured against the last audio packet, as Wireshark does.
+// regular says whether the resulting value is a sample for the mean and maximum; Wireshark
+// leaves out marker packets and comfort noise and the packet after it, whose timestamps jump by
+// design, and so do we so that the figures compare.
 //
 // The mean is Wireshark's running mean, mean = (mean·(k−1) + J)/k with k the number of packets
 // before this one: over regular packets only it is the plain mean of the samples (DESIGN §4);

@@ -16,13 +16,16 @@ const usage = `usage: tdq-agent <command> [flags]
 
 commands:
   run --config FILE          run the agent in the foreground (capture, measure, spool, upload)
-  analyze [--local IP] FILE...  print each call's Graph request body (one JSON line per call)
+  analyze [--local IP] [--config FILE] [-v] FILE...
+                             print each call's Graph request body (one JSON line per call)
   config check FILE          validate a config file and print the effective config
   queue list|show ID|retry ID|--all|purge --deadletter|--corrupt --config FILE
                              inspect and repair the spool (safe while the agent runs)
-  service install|uninstall|start|stop|restart|status [--config FILE]
-                             the system service (systemd on Linux, the SCM on Windows)
-  bench [--packets N] [--streams N]  measure analyze on a generated capture
+  service install|uninstall|start|stop|restart|reload|status [--config FILE] [--root DIR]
+                             the system service (systemd on Linux, the SCM on Windows);
+                             "service run" is what the service manager starts
+  bench [--packets N] [--streams N] [--no-tshark] [--keep FILE] [--cpuprofile FILE]
+                             measure analyze on a generated capture
   version                    print the version
 `
 

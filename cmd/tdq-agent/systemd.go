@@ -66,6 +66,14 @@ func installSystemd(root, exe, config string) error {
 		return fmt.Errorf("install service: %w", err)
 	}
 	fmt.Println("wrote", p)
+	for _, path := range []string{exe, config} {
+		for _, hidden := range []string{"/tmp/", "/home/", "/root/"} {
+			if strings.HasPrefix(path, hidden) {
+				// PrivateTmp and ProtectHome hide these from the service: it would not start.
+				fmt.Fprintf(os.Stderr, "warning: %s is under %s, which the service cannot see; install the binary and config elsewhere (e.g. /usr/local/bin, /etc/tdq-agent)\n", path, hidden)
+			}
+		}
+	}
 	if root != "/" {
 		return nil
 	}
