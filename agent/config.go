@@ -136,14 +136,14 @@ func (c *Config) CheckRuntime() error {
 // bit). The lines name the key and the file's mode, never the secret. path is the file the
 // config was loaded from. On Windows the mode bits say nothing of the file's ACL: no warning.
 func (c *Config) Warnings(path string) []string {
+	out := c.placeholders(path)
 	if runtime.GOOS == "windows" {
-		return nil
+		return out
 	}
 	info, err := os.Stat(path)
 	if err != nil || info.Mode().Perm()&0o044 == 0 {
-		return nil
+		return out
 	}
-	var out []string
 	g := c.Uploader.Graph
 	for _, s := range []struct{ key, value string }{
 		{"client_secret", g.ClientSecret},
@@ -154,6 +154,26 @@ func (c *Config) Warnings(path string) []string {
 		}
 		out = append(out, fmt.Sprintf("%s: holds uploader.graph.%s and is readable by other users (mode %#o); "+
 			"move the secret to %s_env or %s_file, or chmod 600 %s", path, s.key, info.Mode().Perm(), s.key, s.key, path))
+	}
+	return out
+}
+
+// placeholder is the all-zero GUID configs/agent.yaml ships in place of the app's ids.
+const placeholder = "00000000-0000-0000-0000-000000000000"
+
+// placeholders names the template's ids still in place: Graph would refuse every token request.
+func (c *Config) placeholders(path string) []string {
+	if c.Uploader.Sink != uploader.SinkGraph {
+		return nil
+	}
+	var out []string
+	for _, id := range []struct{ key, value string }{
+		{"tenant_id", c.Uploader.Graph.TenantID},
+		{"client_id", c.Uploader.Graph.ClientID},
+	} {
+		if id.value == placeholder {
+			out = append(out, fmt.Sprintf("%s: uploader.graph.%s is still the template's placeholder (all zeros); set your app registration's id", path, id.key))
+		}
 	}
 	return out
 }

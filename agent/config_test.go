@@ -229,3 +229,22 @@ func TestLocalNetworks(t *testing.T) {
 		t.Errorf("a bad network was accepted: %v", err)
 	}
 }
+
+// TestPlaceholderWarning: the template's all-zero ids are valid GUIDs but no app's: config check
+// and run say so.
+func TestPlaceholderWarning(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("..", "configs", "agent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(cfg.Warnings(filepath.Join("..", "configs", "agent.yaml")), "\n")
+	for _, key := range []string{"uploader.graph.tenant_id is still the template's placeholder", "uploader.graph.client_id is still the template's placeholder"} {
+		if !strings.Contains(w, key) {
+			t.Errorf("warnings lack %q:\n%s", key, w)
+		}
+	}
+	cfg.Uploader.Graph.TenantID, cfg.Uploader.Graph.ClientID = "tenant-1", "client-1"
+	if w := cfg.Warnings(filepath.Join("..", "configs", "agent.yaml")); len(w) != 0 && strings.Contains(strings.Join(w, ""), "placeholder") {
+		t.Errorf("real ids still warned about: %v", w)
+	}
+}

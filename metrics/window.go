@@ -23,9 +23,8 @@ func (w *lossWindow) update(arrival int64, s *seqTracker) {
 	}
 	// Called before the tracker sees this packet, which opens the next window.
 	w.close(s.expected(), s.receivedTotal())
-	for w.end <= arrival {
-		w.end += w.size
-	}
+	// The first window end after this packet, in one step however long the silence was.
+	w.end += ((arrival-w.end)/w.size + 1) * w.size
 }
 
 func (w *lossWindow) close(exp int64, recv uint64) {
